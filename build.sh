@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# fourbit's build and test entry point. Two commands a newcomer needs:
+#
+#   ./build.sh serve   build what the page needs and serve it on http://127.0.0.1:8080
+#   ./build.sh test    run every test the project has (what .ci/run calls)
+#
+# Other targets: ./build.sh cli (build bin/fourbit), ./build.sh fuzz [seconds].
+# The script installs what it needs through the machine's package clients; nothing by hand.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$PWD
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ensure_go puts a Go toolchain ≥ 1.26 on PATH (this kind of machine ships one in /usr/local/go).
+ensure_go() {
+  if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+    export PATH="/usr/local/go/bin:$PATH"
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "build.sh: no Go toolchain found; install Go 1.26 or later (https://go.dev/dl) and re-run" >&2
+    exit 1
+  fi
+  local v
+  v=$(go env GOVERSION | sed 's/^go//')
+  case "$v" in
+    1.2[6-9]*|1.[3-9][0-9]*|[2-9].*) ;;
+    *) echo "build.sh: Go $v is too old; fourbit needs Go 1.26 or later" >&2; exit 1 ;;
+  esac
+}
+
+# ensure_node installs Node.js from Debian's packages when it is missing.
+ensure_node() {
+  if command -v node >/dev/null 2>&1; then return; fi
+  log "installing Node.js (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+}
+
+build_cli() {
+  ensure_go
+  mkdir -p bin
+  go build -o bin/fourbit ./cmd/fourbit
+  log "built bin/fourbit"
+}
+
+# run_fuzz runs every fuzz target of the project for the given number of seconds each.
+run_fuzz() {
+  local secs=${1:-5}
+  local pkg target
+  for pkg in $(go list ./...); do
+    for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+      log "fuzz $pkg $target (${secs}s)"
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "${secs}s" "$pkg"
+    done
+  done
+}
+
+cmd_test() {
+  ensure_go
+  export FOURBIT_DATA="${FOURBIT_DATA:-$root/../shared/data}"
+  if [ ! -d "$FOURBIT_DATA" ]; then
+    log "FOURBIT_DATA=$FOURBIT_DATA does not exist: tests that need the full data set will say so and skip"
+  fi
+  log "go vet"
+  go vet ./...
+  log "go test (native)"
+  go test -count=1 ./...
+  run_fuzz "${FUZZTIME:-5}"
+  ensure_node
+  log "go test (GOOS=js GOARCH=wasm, under Node)"
+  GOOS=js GOARCH=wasm go test -count=1 -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" ./quant/...
+  log "all tests passed"
+}
+
+cmd_serve() {
+  build_cli
+  if [ ! -f www/index.html ]; then
+    cat >&2 <<'MSG'
+==> The page (www/) is not written yet. When it is, this command will build fourbit.wasm,
+    copy wasm_exec.js and the vendored libraries into www/, and serve the page with its
+    embedded ResNet-20 demo on http://127.0.0.1:8080. Meanwhile the CLI is ready:
+      bin/fourbit help
+MSG
+    exit 0
+  fi
+}
+
+case "${1:-}" in
+  test) cmd_test ;;
+  serve) cmd_serve ;;
+  cli) build_cli ;;
+  fuzz) ensure_go; run_fuzz "${2:-30}" ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
