@@ -1,0 +1,178 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"fourbit/dataset"
+	"fourbit/model"
+	"fourbit/nn"
+	"fourbit/ptq"
+)
+
+func init() {
+	register("eval", "measure a float model's top-1/top-5 on a labelled image folder", runEval)
+	register("info", "print a model's graph: layers, shapes, parameters, MACs", runInfo)
+}
+
+// loadModelAndData opens the model and, when dir is not empty, its data set.
+func loadModelAndData(modelPath, dir string, limit int) (*nn.Graph, *dataset.Source, error) {
+	if modelPath == "" {
+		return nil, nil, usageError{fmt.Errorf("--model is required")}
+	}
+	g, err := model.LoadFile(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dir == "" {
+		return g, nil, nil
+	}
+	f, err := dataset.Open(dir, g.Classes, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := dataset.NewSource(f, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, src, nil
+}
+
+// progressBar draws a one-line progress bar on w (stderr) when it is a terminal-ish writer.
+func progressBar(w io.Writer, what string) ptq.Progress {
+	if f, ok := w.(*os.File); !ok || !isTerminal(f) {
+		return nil
+	}
+	return func(done, total int) {
+		const width = 30
+		n := done * width / max(total, 1)
+		fmt.Fprintf(w, "\r%-12s [%s%s] %d/%d", what, repeat('#', n), repeat('.', width-n), done, total)
+		if done == total {
+			fmt.Fprint(w, "\r\033[K")
+		}
+	}
+}
+
+func repeat(c byte, n int) string {
+	b := make([]byte, max(n, 0))
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+type evalOutput struct {
+	Model string `json:"model"`
+	Data  string `json:"data"`
+	*ptq.EvalResult
+}
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", "--model FILE --data DIR [--limit N] [--batch N] [--json]", stderr)
+	modelPath := fs.String("model", "", "model file (PyTorch checkpoint)")
+	data := fs.String("data", "", "labelled image folder (one sub-folder per class)")
+	limit := fs.Int("limit", 0, "evaluate only the first N images (classes interleaved)")
+	batch := fs.Int("batch", ptq.DefaultBatch, "images per forward pass")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usageError{fmt.Errorf("--data is required")}
+	}
+	if *limit < 0 || *batch <= 0 || *batch > 4096 {
+		return usageError{fmt.Errorf("--limit must be ≥ 0 and --batch in 1..4096")}
+	}
+	g, src, err := loadModelAndData(*modelPath, *data, *limit)
+	if err != nil {
+		return err
+	}
+	res, err := ptq.Evaluate(g, src, *limit, *batch, nil, progressBar(stderr, "evaluate"))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(evalOutput{filepath.Base(*modelPath), *data, res})
+	}
+	fmt.Fprintf(stdout, "%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%d images, %.1f images/s)\n",
+		filepath.Base(*modelPath), *data, res.Top1, res.Top5, res.Images, res.ImagesPerSec)
+	return nil
+}
+
+type nodeInfo struct {
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"`
+	Inputs []string `json:"inputs"`
+	Shape  []int    `json:"shape"`
+	Params int      `json:"params"`
+	MACs   int64    `json:"macs"`
+}
+
+type modelInfo struct {
+	Params  int        `json:"params"`
+	MACs    int64      `json:"macs"`
+	Input   []int      `json:"input"`
+	Classes []string   `json:"classes,omitempty"`
+	Nodes   []nodeInfo `json:"nodes"`
+}
+
+func describe(g *nn.Graph) modelInfo {
+	info := modelInfo{Params: g.Params(), MACs: g.MACs(), Input: g.Input().Shape, Classes: g.Classes}
+	for _, n := range g.Nodes {
+		ni := nodeInfo{Name: n.Name, Kind: n.Op.Kind(), Shape: n.Shape, Inputs: []string{}}
+		for _, in := range n.Inputs {
+			ni.Inputs = append(ni.Inputs, in.Name)
+		}
+		if p, ok := n.Op.(interface{ Params() int }); ok {
+			ni.Params = p.Params()
+		}
+		if m, ok := n.Op.(interface{ MACs([]int) int64 }); ok {
+			ni.MACs = m.MACs(n.Shape)
+		}
+		info.Nodes = append(info.Nodes, ni)
+	}
+	return info
+}
+
+func runInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("info", "--model FILE [--json]", stderr)
+	modelPath := fs.String("model", "", "model file (PyTorch checkpoint)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	g, _, err := loadModelAndData(*modelPath, "", 0)
+	if err != nil {
+		return err
+	}
+	info := describe(g)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	fmt.Fprintf(stdout, "%s: %d nodes, %d parameters, %.1f M MACs per image, input %v\n",
+		filepath.Base(*modelPath), len(info.Nodes), info.Params, float64(info.MACs)/1e6, info.Input)
+	fmt.Fprintf(stdout, "%-22s %-14s %-34s %-14s %9s %11s\n", "node", "kind", "inputs", "shape", "params", "MACs")
+	for _, n := range info.Nodes {
+		ins := ""
+		for i, in := range n.Inputs {
+			if i > 0 {
+				ins += ","
+			}
+			ins += in
+		}
+		fmt.Fprintf(stdout, "%-22s %-14s %-34s %-14s %9d %11d\n", n.Name, n.Kind, ins, fmt.Sprint(n.Shape), n.Params, n.MACs)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package kernels
+
+// Panel width of the float micro-kernel: C is computed in 4×4 blocks.
+const mr, nr = 4, 4
+
+// PackedA is a row-major M×K matrix packed for Sgemm: panels of 4 rows, each stored k-major
+// ([k][4]); the last panel is padded with zero rows.
+type PackedA struct {
+	M, K int
+	Data []float32
+}
+
+// PackA packs the row-major M×K matrix a (leading dimension lda).
+func PackA(a []float32, m, k, lda int) *PackedA {
+	panels := (m + mr - 1) / mr
+	p := &PackedA{M: m, K: k, Data: make([]float32, panels*k*mr)}
+	for ip := 0; ip < panels; ip++ {
+		dst := p.Data[ip*k*mr:]
+		for r := 0; r < mr; r++ {
+			i := ip*mr + r
+			if i >= m {
+				break
+			}
+			row := a[i*lda : i*lda+k]
+			for kk, v := range row {
+				dst[kk*mr+r] = v
+			}
+		}
+	}
+	return p
+}
+
+// PackedBLen is the length of the buffer PackB fills for a K×N matrix.
+func PackedBLen(k, n int) int { return (n + nr - 1) / nr * k * nr }
+
+// PackB packs the row-major K×N matrix b (leading dimension ldb) into dst: panels of 4
+// columns, each stored k-major ([k][4]); the last panel is padded with zeros.
+func PackB(dst, b []float32, k, n, ldb int) {
+	panels := (n + nr - 1) / nr
+	for jp := 0; jp < panels; jp++ {
+		p := dst[jp*k*nr : (jp+1)*k*nr]
+		j0 := jp * nr
+		w := min(nr, n-j0)
+		for kk := 0; kk < k; kk++ {
+			row := b[kk*ldb+j0:]
+			q := p[kk*nr : kk*nr+nr]
+			for c := 0; c < w; c++ {
+				q[c] = row[c]
+			}
+			for c := w; c < nr; c++ {
+				q[c] = 0
+			}
+		}
+	}
+}
+
+// SgemmPacked computes C = A·B (+ bias[i] on row i when bias is not nil) for a packed M×K A
+// and a K×N B packed by PackB (or written in that layout by Im2colPacked). C is row-major
+// M×N with leading dimension ldc.
+func SgemmPacked(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float32) {
+	k := a.K
+	mPanels := (a.M + mr - 1) / mr
+	nPanels := (n + nr - 1) / nr
+	for ip := 0; ip < mPanels; ip++ {
+		ap := a.Data[ip*k*mr : (ip+1)*k*mr]
+		i0 := ip * mr
+		h := min(mr, a.M-i0)
+		var b0, b1, b2, b3 float32
+		if bias != nil {
+			b0 = bias[i0]
+			if h > 1 {
+				b1 = bias[i0+1]
+			}
+			if h > 2 {
+				b2 = bias[i0+2]
+			}
+			if h > 3 {
+				b3 = bias[i0+3]
+			}
+		}
+		for jp := 0; jp < nPanels; jp++ {
+			bpp := bp[jp*k*nr : (jp+1)*k*nr]
+			var blk [mr * nr]float32
+			micro4x4(&blk, ap, bpp, k)
+			j0 := jp * nr
+			w := min(nr, n-j0)
+			bs := [4]float32{b0, b1, b2, b3}
+			for r := 0; r < h; r++ {
+				row := c[(i0+r)*ldc+j0:]
+				for cc := 0; cc < w; cc++ {
+					row[cc] = blk[r*nr+cc] + bs[r]
+				}
+			}
+		}
+	}
+}
+
+// micro4x4 accumulates the 4×4 block Σ_k a[k][r]·b[k][c] in registers.
+func micro4x4(out *[mr * nr]float32, a, b []float32, k int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a = a[:k*mr]
+	b = b[:k*nr]
+	for kk := 0; kk < k; kk++ {
+		av := a[kk*mr : kk*mr+4 : kk*mr+4]
+		bv := b[kk*nr : kk*nr+4 : kk*nr+4]
+		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		x0, x1, x2, x3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += a0 * x0
+		c01 += a0 * x1
+		c02 += a0 * x2
+		c03 += a0 * x3
+		c10 += a1 * x0
+		c11 += a1 * x1
+		c12 += a1 * x2
+		c13 += a1 * x3
+		c20 += a2 * x0
+		c21 += a2 * x1
+		c22 += a2 * x2
+		c23 += a2 * x3
+		c30 += a3 * x0
+		c31 += a3 * x1
+		c32 += a3 * x2
+		c33 += a3 * x3
+	}
+	*out = [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
+}
+
+// Sgemm computes C = A·B for row-major A (M×K), B (K×N) and C (M×N), packing both operands.
+// It is the convenience form; layers pack their weights once with PackA.
+func Sgemm(c, a, b []float32, m, k, n int) {
+	pa := PackA(a, m, k, k)
+	bp := make([]float32, PackedBLen(k, n))
+	PackB(bp, b, k, n, n)
+	SgemmPacked(c, n, pa, bp, n, nil)
+}

@@ -1,0 +1,139 @@
+// Package nn is fourbit's network layer: a graph of named nodes over float32 NCHW tensors,
+// its batched float forward pass, shape inference, batch-norm folding, and hooks through
+// which calibration observes and simulated quantization rewrites every activation.
+//
+// It is the one place that knows what a layer is; the arithmetic lives in package kernels.
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Node is one operation of a graph. Its output has the per-image Shape ([C, H, W] for feature
+// maps, [F] for vectors); a batch of B images holds B × Size(Shape) values.
+type Node struct {
+	Name   string
+	Op     Op
+	Inputs []*Node
+	Shape  []int
+	index  int
+}
+
+// Index is the node's position in its graph's topological order.
+func (n *Node) Index() int { return n.index }
+
+// Graph is a network: nodes in topological order, the first being the single Input.
+type Graph struct {
+	Nodes  []*Node
+	byName map[string]*Node
+	// Preprocess describes how images become the input tensor.
+	Preprocess Preprocess
+	// Classes names the outputs, when the model carries them.
+	Classes []string
+}
+
+// Preprocess is the input normalisation of a model: value = (pixel/255 − Mean[c]) / Std[c].
+type Preprocess struct {
+	Mean, Std [3]float32
+}
+
+// ErrGraph reports a malformed graph.
+var ErrGraph = errors.New("nn: bad graph")
+
+// NewGraph returns a graph whose input has the given per-image shape.
+func NewGraph(inputShape ...int) *Graph {
+	g := &Graph{byName: map[string]*Node{}}
+	in := &Node{Name: "input", Op: Input{}, Shape: append([]int(nil), inputShape...)}
+	g.Nodes = append(g.Nodes, in)
+	g.byName["input"] = in
+	return g
+}
+
+// Input returns the graph's input node.
+func (g *Graph) Input() *Node { return g.Nodes[0] }
+
+// Output returns the graph's output node (the last one).
+func (g *Graph) Output() *Node { return g.Nodes[len(g.Nodes)-1] }
+
+// Node returns the node with the given name, or nil.
+func (g *Graph) Node(name string) *Node { return g.byName[name] }
+
+// Add appends a node computing op on inputs, infers its shape and returns it. Names must be
+// unique; inputs must already be in the graph.
+func (g *Graph) Add(name string, op Op, inputs ...*Node) (*Node, error) {
+	if name == "" || g.byName[name] != nil {
+		return nil, fmt.Errorf("%w: duplicate or empty node name %q", ErrGraph, name)
+	}
+	shapes := make([][]int, len(inputs))
+	for i, in := range inputs {
+		if in == nil || in.index >= len(g.Nodes) || g.Nodes[in.index] != in {
+			return nil, fmt.Errorf("%w: node %s: input %d is not in the graph", ErrGraph, name, i)
+		}
+		shapes[i] = in.Shape
+	}
+	shape, err := op.OutShape(shapes)
+	if err != nil {
+		return nil, fmt.Errorf("node %s (%s): %w", name, op.Kind(), err)
+	}
+	n := &Node{Name: name, Op: op, Inputs: inputs, Shape: shape, index: len(g.Nodes)}
+	g.Nodes = append(g.Nodes, n)
+	g.byName[name] = n
+	return n, nil
+}
+
+// Consumers returns, for every node, the nodes that read its output.
+func (g *Graph) Consumers() [][]*Node {
+	out := make([][]*Node, len(g.Nodes))
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			out[in.index] = append(out[in.index], n)
+		}
+	}
+	return out
+}
+
+// Size is the number of values of a per-image shape.
+func Size(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Params counts the graph's parameters (weights and biases).
+func (g *Graph) Params() int {
+	total := 0
+	for _, n := range g.Nodes {
+		if p, ok := n.Op.(interface{ Params() int }); ok {
+			total += p.Params()
+		}
+	}
+	return total
+}
+
+// MACs counts the multiply-accumulates of one image's forward pass.
+func (g *Graph) MACs() int64 {
+	var total int64
+	for _, n := range g.Nodes {
+		if m, ok := n.Op.(interface{ MACs(out []int) int64 }); ok {
+			total += m.MACs(n.Shape)
+		}
+	}
+	return total
+}
+
+// String prints the graph, one node a line: name, kind, inputs, output shape.
+func (g *Graph) String() string {
+	var b strings.Builder
+	for _, n := range g.Nodes {
+		ins := make([]string, len(n.Inputs))
+		for i, in := range n.Inputs {
+			ins[i] = in.Name
+		}
+		fmt.Fprintf(&b, "%-24s %-14s %-40s %v\n", n.Name, n.Op.Kind(), strings.Join(ins, ","), n.Shape)
+	}
+	return b.String()
+}

@@ -1,0 +1,110 @@
+package ptq
+
+import (
+	"fmt"
+	"time"
+
+	"fourbit/nn"
+)
+
+// Source serves labelled images as input tensors, in batches by index range. A folder of
+// files (package dataset) and pixels handed over by JavaScript both implement it.
+type Source interface {
+	Len() int
+	Load(dst []float32, lo, hi int) (labels []int, err error)
+}
+
+// Progress is told how many of total items are done.
+type Progress func(done, total int)
+
+// DefaultBatch is the batch size of evaluation and calibration.
+const DefaultBatch = 50
+
+// EvalResult is the accuracy of a network on a labelled image set.
+type EvalResult struct {
+	Images       int     `json:"images"`
+	Top1         float64 `json:"top1"` // percent
+	Top5         float64 `json:"top5"` // percent
+	Seconds      float64 `json:"seconds"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+	// Predicted holds each image's top-1 class, to compare two networks image by image.
+	Predicted []int `json:"-"`
+	Labels    []int `json:"-"`
+}
+
+// Evaluate runs g on every image of src (limit > 0: the first limit) and scores top-1 and
+// top-5. Decoding is not counted in Seconds; only the forward passes are.
+func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress Progress) (*EvalResult, error) {
+	n := src.Len()
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("evaluate: no images")
+	}
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	per := nn.Size(g.Input().Shape)
+	classes := nn.Size(g.Output().Shape)
+	res := &EvalResult{Images: n, Predicted: make([]int, 0, n), Labels: make([]int, 0, n)}
+	var top1, top5 int
+	var busy time.Duration
+	buf := make([]float32, batch*per)
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		x := buf[:(hi-lo)*per]
+		labels, err := src.Load(x, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		out, err := g.Forward(x, hi-lo, hook)
+		if err != nil {
+			return nil, err
+		}
+		busy += time.Since(start)
+		for i, label := range labels {
+			top := nn.TopK(out[i*classes:(i+1)*classes], 5)
+			if len(top) > 0 && top[0] == label {
+				top1++
+			}
+			for _, c := range top {
+				if c == label {
+					top5++
+				}
+			}
+			pred := -1
+			if len(top) > 0 {
+				pred = top[0]
+			}
+			res.Predicted = append(res.Predicted, pred)
+			res.Labels = append(res.Labels, label)
+		}
+		if progress != nil {
+			progress(hi, n)
+		}
+	}
+	res.Top1 = 100 * float64(top1) / float64(n)
+	res.Top5 = 100 * float64(top5) / float64(n)
+	res.Seconds = busy.Seconds()
+	if res.Seconds > 0 {
+		res.ImagesPerSec = float64(n) / res.Seconds
+	}
+	return res, nil
+}
+
+// Agreement is the percentage of images on which two evaluations predict the same class.
+func Agreement(a, b *EvalResult) float64 {
+	n := min(len(a.Predicted), len(b.Predicted))
+	if n == 0 {
+		return 0
+	}
+	same := 0
+	for i := 0; i < n; i++ {
+		if a.Predicted[i] == b.Predicted[i] {
+			same++
+		}
+	}
+	return 100 * float64(same) / float64(n)
+}
