@@ -61,7 +61,13 @@ cmd_test() {
   if [ ! -d "$FOURBIT_DATA" ]; then
     log "FOURBIT_DATA=$FOURBIT_DATA does not exist: tests that need the full data set will say so and skip"
   fi
-  log "go vet"
+  log "gofmt and go vet"
+  local unformatted
+  unformatted=$(gofmt -l $(go list -f '{{.Dir}}' ./...))
+  if [ -n "$unformatted" ]; then
+    echo "build.sh: gofmt needed on: $unformatted" >&2
+    exit 1
+  fi
   go vet ./...
   log "go test (native)"
   go test -count=1 ./...

@@ -38,7 +38,9 @@ type Input struct{}
 func (Input) Kind() string { return "Input" }
 
 // OutShape implements Op.
-func (Input) OutShape([][]int) ([]int, error) { return nil, fmt.Errorf("%w: Input has no inputs", ErrGraph) }
+func (Input) OutShape([][]int) ([]int, error) {
+	return nil, fmt.Errorf("%w: Input has no inputs", ErrGraph)
+}
 
 // Forward implements Op.
 func (Input) Forward([]float32, [][]float32, [][]int, []int, int) {}

@@ -10,7 +10,7 @@ import (
 
 // The reference values of PAPER.md (α*/b for Laplace, α*/σ for Gauss), M = 1..8.
 var paperK = []struct {
-	bits            int
+	bits           int
 	laplace, gauss float64
 }{
 	{1, 1.8628, 1.2399}, {2, 2.8307, 1.7106}, {3, 3.8972, 2.1516}, {4, 5.0286, 2.5591},

@@ -127,7 +127,9 @@ func (h *Histogram) quantile(q float64) float64 {
 // KL chooses the threshold that minimises the Kullback-Leibler divergence between the
 // histogram and its quantized version (TensorRT's entropy calibration). Two-sided tensors use
 // the histogram of |x| with 2^(M−1) levels and a symmetric range; one-sided ones use x ≥ 0
-// with 2^M levels.
+// with 2^M levels and leave out the exact zeros: a ReLU output is half zeros, which code 0
+// represents exactly, and that spike merged into the first level would drive the threshold
+// towards 0 (at 4 bits, to a few percent of the range).
 type KL struct{}
 
 // Name implements Clipper.
@@ -153,8 +155,12 @@ func (KL) Range(s Summary, bits float64, oneSided bool) (float64, float64, error
 	nb := min(len(s.Hist.Counts), DefaultBins)
 	abs := make([]float64, nb)
 	w := top / float64(nb)
+	zeros := float64(s.Zeros)
 	for i, c := range s.Hist.Counts {
-		if c == 0 {
+		if oneSided && zeros > 0 && s.Hist.Lo+float64(i)*s.Hist.Width <= 0 && s.Hist.Lo+float64(i+1)*s.Hist.Width > 0 {
+			c -= math.Min(c, zeros) // the bin holding 0 loses its exact zeros (their sum is 0)
+		}
+		if c <= 0 {
 			continue
 		}
 		v := s.Hist.Sums[i] / c
@@ -255,6 +261,9 @@ func (MSESearch) Range(s Summary, bits float64, oneSided bool) (float64, float64
 	}
 	levels := math.Pow(2, bits)
 	h := s.Hist
+	if lo0 == hi0 {
+		return lo0, hi0, nil
+	}
 	bestLo, bestHi, best := lo0, hi0, math.Inf(1)
 	const steps = 100
 	for i := 1; i <= steps; i++ {
@@ -270,16 +279,7 @@ func (MSESearch) Range(s Summary, bits float64, oneSided bool) (float64, float64
 		if err != nil {
 			return 0, 0, err
 		}
-		var e float64
-		for j, c := range h.Counts {
-			if c == 0 {
-				continue
-			}
-			v := h.Sums[j] / c
-			d := v - float64(q.FakeQuant(float32(v)))
-			e += c * d * d
-		}
-		if e < best {
+		if e := h.QuantMSE(q); e < best {
 			best, bestLo, bestHi = e, lo, hi
 		}
 	}

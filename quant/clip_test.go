@@ -111,3 +111,23 @@ func TestParseClipper(t *testing.T) {
 		}
 	}
 }
+
+// TestKLIgnoresReluZeros: on a ReLU output (half exact zeros, half Exp(1)) at 4 bits, the KL
+// threshold lands in the body of the distribution, not near 0.
+func TestKLIgnoresReluZeros(t *testing.T) {
+	_, xs := laplaceSummary(t, 100000, 0, 1, 13)
+	for i, x := range xs {
+		xs[i] = max(x, 0)
+	}
+	for _, bins := range []int{512, 2048} {
+		s, _ := Summarize(xs, bins)
+		_, hi, err := KL{}.Range(s, 4, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d bins: KL threshold %.3f (max %.3f, %d zeros)", bins, hi, s.Max, s.Zeros)
+		if hi < 4 || hi > s.Max {
+			t.Errorf("%d bins: KL threshold %v for Exp(1) values up to %v", bins, hi, s.Max)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 type Summary struct {
 	Count     int64   // finite values seen
 	NonFinite int64   // NaN or ±Inf values seen (and left out of everything else)
+	Zeros     int64   // values exactly 0 (a ReLU's output has many; they quantize exactly)
 	Min, Max  float64 // range of the finite values
 	Mean      float64 // μ
 	B         float64 // mean absolute deviation from μ, the Laplace scale estimate
@@ -43,6 +44,7 @@ const DefaultBins = 2048
 // The zero Accumulator is not usable: call NewAccumulator.
 type Accumulator struct {
 	n, bad   int64
+	zeros    int64
 	min, max float64
 	mean, m2 float64
 	hist     Histogram
@@ -76,6 +78,9 @@ func (a *Accumulator) Add(xs []float32) {
 			continue
 		}
 		n++
+		if v == 0 {
+			a.zeros++
+		}
 		sum += v
 		lo = math.Min(lo, v)
 		hi = math.Max(hi, v)
@@ -160,7 +165,7 @@ func (a *Accumulator) Summary() (Summary, error) {
 	if a.n == 0 {
 		return Summary{NonFinite: a.bad}, fmt.Errorf("%w (%d non-finite)", ErrNoData, a.bad)
 	}
-	s := Summary{Count: a.n, NonFinite: a.bad, Min: a.min, Max: a.max, Mean: a.mean}
+	s := Summary{Count: a.n, NonFinite: a.bad, Zeros: a.zeros, Min: a.min, Max: a.max, Mean: a.mean}
 	if a.n > 1 {
 		s.Sigma = math.Sqrt(a.m2 / float64(a.n-1))
 	}
@@ -272,4 +277,23 @@ func SummarizeChannels(data []float32, l Layout, bins int) ([]Summary, error) {
 		out[c] = s
 	}
 	return out, nil
+}
+
+// QuantMSE estimates the mean squared error of quantizing the histogram's values with q,
+// taking each bin's values at their mean (exact when a bin holds a single value).
+func (h *Histogram) QuantMSE(q Quantizer) float64 {
+	var e, n float64
+	for j, c := range h.Counts {
+		if c == 0 {
+			continue
+		}
+		v := h.Sums[j] / c
+		d := v - float64(q.FakeQuant(float32(v)))
+		e += c * d * d
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	return e / n
 }

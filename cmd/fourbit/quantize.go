@@ -1,0 +1,321 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"fourbit/dataset"
+	"fourbit/nn"
+	"fourbit/ptq"
+)
+
+func init() {
+	register("quantize", "calibrate and quantize a model (simulated), print the per-layer report and accuracy", runQuantize)
+	register("table", "the paper's results table: every method at W4A4, W4A8, W8A4 on one or more models", runTable)
+}
+
+// optionFlags binds the quantization options to flags (the CLI form of ptq.Options).
+type optionFlags struct {
+	o                    *ptq.Options
+	pcba                 string
+	wPerTensor, aPerTens bool
+	noHalf, noKeep8      bool
+}
+
+func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
+	f := &optionFlags{o: o}
+	fs.IntVar(&o.WeightBits, "wbits", o.WeightBits, "weight bits (1..8; the mean with PCBA)")
+	fs.IntVar(&o.ActBits, "abits", o.ActBits, "activation bits (1..8; the mean with PCBA)")
+	fs.StringVar(&o.Clip, "clip", o.Clip, "activation clipping: none, aciq-laplace, aciq-gauss, ksigma:K, percentile:P, kl, mse")
+	fs.StringVar(&o.WeightClip, "wclip", o.WeightClip, "weight clipping (same names; the paper uses none)")
+	fs.StringVar(&f.pcba, "pcba", "w,a", "per-channel bit allocation for: w, a, w,a or none")
+	fs.StringVar(&o.PCBAPrior, "pcba-prior", o.PCBAPrior, "PCBA's per-channel scale: sigma or b")
+	fs.StringVar(&o.BiasCorrect, "bias-correct", o.BiasCorrect, "bias correction of weights: off, mean, mean+norm")
+	fs.BoolVar(&f.wPerTensor, "w-per-tensor", false, "one weight range per layer instead of per output channel")
+	fs.BoolVar(&f.aPerTens, "a-per-tensor", false, "one activation range per tensor instead of per channel")
+	fs.BoolVar(&f.noHalf, "no-half-range", false, "quantize a ReLU's input two-sided instead of its output over [0, α]")
+	fs.BoolVar(&f.noKeep8, "no-keep-8bit", false, "quantize the first layer's weights and the classifier's output like the rest")
+	fs.IntVar(&o.CalibImages, "calib-images", o.CalibImages, "calibration images")
+	return f
+}
+
+// finish applies the flags that are not plain fields and validates the options.
+func (f *optionFlags) finish() error {
+	o := f.o
+	o.WeightPerChannel, o.ActPerChannel = !f.wPerTensor, !f.aPerTens
+	o.HalfRange, o.Keep8Bit = !f.noHalf, !f.noKeep8
+	o.PCBAWeights, o.PCBAActs = false, false
+	for _, p := range strings.Split(f.pcba, ",") {
+		switch strings.TrimSpace(p) {
+		case "w":
+			o.PCBAWeights = true
+		case "a":
+			o.PCBAActs = true
+		case "none", "off", "":
+		default:
+			return usageError{fmt.Errorf("--pcba %q: want w, a, w,a or none", f.pcba)}
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// calibrate opens the calibration folder of g and calibrates on opts.CalibImages images.
+func calibrate(g *nn.Graph, dir string, opts ptq.Options, stderr io.Writer) (*ptq.Calibration, error) {
+	f, err := dataset.Open(dir, g.Classes, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(f.Items) < opts.CalibImages {
+		return nil, fmt.Errorf("calibration folder %s has %d images, %d asked (--calib-images)", dir, len(f.Items), opts.CalibImages)
+	}
+	src, err := dataset.NewSource(f, g)
+	if err != nil {
+		return nil, err
+	}
+	return ptq.Calibrate(g, src, opts.CalibImages, 0, progressBar(stderr, "calibrate"))
+}
+
+type quantizeOutput struct {
+	Model     string          `json:"model"`
+	Plan      *ptq.Plan       `json:"plan"`
+	FP32      *ptq.EvalResult `json:"fp32,omitempty"`
+	Quantized *ptq.EvalResult `json:"quantized,omitempty"`
+	Agreement float64         `json:"agreement,omitempty"`
+}
+
+func runQuantize(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("quantize", "--model FILE --calib DIR [options] [--data DIR] [--limit N] [--json]", stderr)
+	opts := ptq.DefaultOptions()
+	of := bindOptions(fs, &opts)
+	modelPath := fs.String("model", "", "model file")
+	calibDir := fs.String("calib", "", "calibration image folder (training images, never the test set)")
+	data := fs.String("data", "", "labelled test folder: also report FP32 and quantized accuracy")
+	limit := fs.Int("limit", 0, "evaluate only the first N images")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := of.finish(); err != nil {
+		return err
+	}
+	if *calibDir == "" {
+		return usageError{fmt.Errorf("--calib is required")}
+	}
+	g, src, err := loadModelAndData(*modelPath, *data, *limit)
+	if err != nil {
+		return err
+	}
+	cal, err := calibrate(g, *calibDir, opts, stderr)
+	if err != nil {
+		return err
+	}
+	q, err := ptq.Quantize(g, cal, opts)
+	if err != nil {
+		return err
+	}
+	out := quantizeOutput{Model: filepath.Base(*modelPath), Plan: q.Plan}
+	if src != nil {
+		if out.FP32, err = ptq.Evaluate(g, src, *limit, 0, nil, progressBar(stderr, "FP32")); err != nil {
+			return err
+		}
+		if out.Quantized, err = ptq.Evaluate(q.Graph, src, *limit, 0, q.Hook(), progressBar(stderr, "quantized")); err != nil {
+			return err
+		}
+		out.Agreement = ptq.Agreement(out.FP32, out.Quantized)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	printReport(stdout, q.Plan)
+	if src != nil {
+		fmt.Fprintf(stdout, "\nFP32 top-1 %.2f%%, W%dA%d top-1 %.2f%% (agreement with FP32 %.1f%%) on %d images\n",
+			out.FP32.Top1, opts.WeightBits, opts.ActBits, out.Quantized.Top1, out.Agreement, out.Quantized.Images)
+	}
+	return nil
+}
+
+// printReport prints the per-layer table of a plan.
+func printReport(w io.Writer, p *ptq.Plan) {
+	o := p.Options
+	fmt.Fprintf(w, "W%dA%d  clip %s  PCBA w=%v a=%v  bias correction %s  per-channel w=%v a=%v  half range %v  8-bit first/last %v\n\n",
+		o.WeightBits, o.ActBits, o.Clip, o.PCBAWeights, o.PCBAActs, o.BiasCorrect, o.WeightPerChannel, o.ActPerChannel, o.HalfRange, o.Keep8Bit)
+	acts := map[string]ptq.ActPlan{}
+	for _, a := range p.Acts {
+		acts[a.Layer] = a
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "layer\tkind\tW bits\tW MSE\tquantized output\tA bits\tA range\tA MSE\t")
+	for _, wp := range p.Weights {
+		a := acts[wp.Layer]
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.3g\t%s\t%.2f\t[%.3g, %.3g]\t%.3g\t\n", wp.Layer, wp.Kind, wp.MeanBits, wp.MSE,
+			a.Quantized, a.MeanBits, a.RangeLo, a.RangeHi, a.MSE)
+	}
+	for _, a := range p.Acts {
+		if a.Pool {
+			fmt.Fprintf(tw, "%s\tpool\t\t\t%s\t%.2f\t[%.3g, %.3g]\t%.3g\t\n", a.Layer, a.Quantized, a.MeanBits, a.RangeLo, a.RangeHi, a.MSE)
+		}
+	}
+	tw.Flush()
+}
+
+// resolveModel turns a model name (resnet20) into its file under $FOURBIT_DATA, or returns
+// a path as is.
+func resolveModel(name string) (string, error) {
+	if _, err := os.Stat(name); err == nil {
+		return name, nil
+	}
+	matches, _ := filepath.Glob(filepath.Join(dataDir(), "cifar10-resnet", name+"-*.th"))
+	if len(matches) == 1 {
+		return matches[0], nil
+	}
+	return "", usageError{fmt.Errorf("model %q: not a file, and no %s-*.th under %s", name, name, filepath.Join(dataDir(), "cifar10-resnet"))}
+}
+
+// dataDir is $FOURBIT_DATA or ../shared/data.
+func dataDir() string {
+	if d := os.Getenv("FOURBIT_DATA"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "shared", "data")
+}
+
+type tableOutput struct {
+	Command string       `json:"command"`
+	Calib   string       `json:"calib"`
+	Data    string       `json:"data"`
+	Seconds float64      `json:"seconds"`
+	Tables  []*ptq.Table `json:"tables"`
+}
+
+func runTable(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("table", "[--models resnet20,...] [--bits W4A4,W4A8,W8A4] [--rows ...] [--calib DIR] [--data DIR] [--limit N] [--json] [--md FILE]", stderr)
+	opts := ptq.DefaultOptions()
+	fs.IntVar(&opts.CalibImages, "calib-images", opts.CalibImages, "calibration images")
+	models := fs.String("models", "resnet20,resnet32,resnet44,resnet56", "models: names under $FOURBIT_DATA/cifar10-resnet or files")
+	bits := fs.String("bits", "W4A4,W4A8,W8A4", "bit settings")
+	rows := fs.String("rows", "", "rows to run (default: all): "+rowNames())
+	calibDir := fs.String("calib", filepath.Join(dataDir(), "cifar10-png", "calib"), "calibration folder")
+	data := fs.String("data", filepath.Join(dataDir(), "cifar10-png", "test"), "test folder")
+	limit := fs.Int("limit", 0, "evaluate only the first N test images")
+	asJSON := fs.Bool("json", false, "print JSON")
+	md := fs.String("md", "", "also write the table as Markdown to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := opts.Validate(); err != nil {
+		return usageError{err}
+	}
+	bitList := splitList(*bits)
+	for _, b := range bitList {
+		if _, _, err := ptq.ParseBits(b); err != nil {
+			return usageError{err}
+		}
+	}
+	rowList, err := ptq.FindRows(splitList(*rows))
+	if err != nil {
+		return usageError{err}
+	}
+	start := time.Now()
+	out := tableOutput{Command: "fourbit table " + strings.Join(args, " "), Calib: *calibDir, Data: *data}
+	for _, name := range splitList(*models) {
+		path, err := resolveModel(name)
+		if err != nil {
+			return err
+		}
+		g, src, err := loadModelAndData(path, *data, *limit)
+		if err != nil {
+			return err
+		}
+		cal, err := calibrate(g, *calibDir, opts, stderr)
+		if err != nil {
+			return err
+		}
+		var progress func(int, int, string)
+		if bar := progressBar(stderr, name); bar != nil {
+			progress = func(step, steps int, what string) {
+				bar(step, steps)
+				fmt.Fprintf(stderr, " %-24s", what)
+			}
+		}
+		t, err := ptq.RunTable(g, cal, src, opts, bitList, rowList, *limit, progress)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		t.Model = name
+		out.Tables = append(out.Tables, t)
+	}
+	out.Seconds = time.Since(start).Seconds()
+	text := markdownTables(out, bitList, rowList)
+	if *md != "" {
+		if err := os.WriteFile(*md, []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	_, err = io.WriteString(stdout, text)
+	return err
+}
+
+func markdownTables(out tableOutput, bits []string, rows []ptq.Row) string {
+	var b strings.Builder
+	for _, t := range out.Tables {
+		fmt.Fprintf(&b, "### %s — FP32 top-1 %.2f%% on %d images (calibrated on %d images)\n\n", t.Model, t.FP32Top1, t.Images, t.CalibImages)
+		b.WriteString("| method |")
+		for _, bs := range bits {
+			fmt.Fprintf(&b, " %s top-1 (agreement) |", bs)
+		}
+		b.WriteString("\n|---|")
+		for range bits {
+			b.WriteString("---|")
+		}
+		b.WriteString("\n")
+		for _, r := range rows {
+			fmt.Fprintf(&b, "| %s |", r.Name)
+			for _, bs := range bits {
+				if c := t.Cell(r.Name, bs); c != nil {
+					fmt.Fprintf(&b, " %.2f (%.1f) |", c.Top1, c.Agreement)
+				} else {
+					b.WriteString(" – |")
+				}
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "Command: `%s` (calibration %s, test %s); wall time %.0f s.\n", out.Command, out.Calib, out.Data, out.Seconds)
+	return b.String()
+}
+
+func rowNames() string {
+	names := make([]string, len(ptq.PaperRows))
+	for i, r := range ptq.PaperRows {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

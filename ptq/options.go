@@ -1,0 +1,126 @@
+package ptq
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"fourbit/quant"
+)
+
+// Options is fourbit's one set of quantization options, shared by the CLI's flags, JSON and
+// the JavaScript API. Start from DefaultOptions: the zero value is not the paper's protocol.
+type Options struct {
+	// WeightBits and ActBits are the bit widths (1..8) of weights and activations; with PCBA
+	// they are the mean width per channel.
+	WeightBits int `json:"wbits"`
+	ActBits    int `json:"abits"`
+	// WeightPerChannel and ActPerChannel choose per-channel (true) or per-tensor ranges.
+	WeightPerChannel bool `json:"w_per_channel"`
+	ActPerChannel    bool `json:"a_per_channel"`
+	// Clip is the clipping method of activations, WeightClip that of weights (see
+	// quant.ParseClipper; "none" is min-max).
+	Clip       string `json:"clip"`
+	WeightClip string `json:"wclip"`
+	// PCBAWeights and PCBAActs turn on per-channel bit allocation (paper §4.2).
+	PCBAWeights bool `json:"pcba_w"`
+	PCBAActs    bool `json:"pcba_a"`
+	// PCBAPrior is the per-channel scale PCBA allocates by: "sigma" (the reference code's
+	// default) or "b" (Laplace mean absolute deviation).
+	PCBAPrior string `json:"pcba_prior"`
+	// BiasCorrect is off, mean or mean+norm (paper §4.3).
+	BiasCorrect string `json:"bias_correct"`
+	// HalfRange quantizes the output of a ReLU over [0, α] with unsigned codes (one-sided).
+	HalfRange bool `json:"half_range"`
+	// Keep8Bit keeps the first layer's weights and the classifier's output at 8 bits, the
+	// paper's protocol.
+	Keep8Bit bool `json:"keep_8bit"`
+	// CalibImages is how many calibration images to use.
+	CalibImages int `json:"calib_images"`
+}
+
+// DefaultOptions is the paper's W4A4 protocol with all three methods: per-channel weights and
+// activations, ACIQ-Laplace clipping of activations, PCBA for weights and activations, mean
+// bias correction, half range after ReLU, first layer and classifier output at 8 bits, 256
+// calibration images.
+func DefaultOptions() Options {
+	return Options{
+		WeightBits: 4, ActBits: 4, WeightPerChannel: true, ActPerChannel: true,
+		Clip: "aciq-laplace", WeightClip: "none", PCBAWeights: true, PCBAActs: true, PCBAPrior: "sigma",
+		BiasCorrect: "mean", HalfRange: true, Keep8Bit: true, CalibImages: 256,
+	}
+}
+
+// Naive returns o with every method off: min-max ranges, uniform bits, no bias correction.
+func (o Options) Naive() Options {
+	o.Clip, o.WeightClip, o.PCBAWeights, o.PCBAActs, o.BiasCorrect = "none", "none", false, false, "off"
+	return o
+}
+
+// resolved is Options checked and parsed.
+type resolved struct {
+	Options
+	clip, wclip quant.Clipper
+	bias        quant.BiasMode
+}
+
+// Validate checks the options and returns a clear error for the first bad field.
+func (o Options) Validate() error {
+	_, err := o.resolve()
+	return err
+}
+
+func (o Options) resolve() (resolved, error) {
+	r := resolved{Options: o}
+	if o.WeightBits < 1 || o.WeightBits > quant.MaxBits {
+		return r, fmt.Errorf("weight bits %d outside 1..%d", o.WeightBits, quant.MaxBits)
+	}
+	if o.ActBits < 1 || o.ActBits > quant.MaxBits {
+		return r, fmt.Errorf("activation bits %d outside 1..%d", o.ActBits, quant.MaxBits)
+	}
+	var err error
+	if r.clip, err = quant.ParseClipper(o.Clip); err != nil {
+		return r, err
+	}
+	wc := o.WeightClip
+	if wc == "" {
+		wc = "none"
+	}
+	if r.wclip, err = quant.ParseClipper(wc); err != nil {
+		return r, fmt.Errorf("weight clipping: %w", err)
+	}
+	if r.bias, err = quant.ParseBiasMode(o.BiasCorrect); err != nil {
+		return r, err
+	}
+	if o.PCBAWeights && !o.WeightPerChannel {
+		return r, fmt.Errorf("PCBA of weights needs per-channel weights")
+	}
+	if o.PCBAActs && !o.ActPerChannel {
+		return r, fmt.Errorf("PCBA of activations needs per-channel activations")
+	}
+	switch o.PCBAPrior {
+	case "", "sigma", "b":
+	default:
+		return r, fmt.Errorf("PCBA prior %q (want sigma or b)", o.PCBAPrior)
+	}
+	if o.CalibImages < 1 || o.CalibImages > 1<<20 {
+		return r, fmt.Errorf("calibration images %d outside 1..%d", o.CalibImages, 1<<20)
+	}
+	return r, nil
+}
+
+// ParseBits reads a bit-width setting such as "W4A4" into weight and activation bits.
+func ParseBits(s string) (w, a int, err error) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	ws, as, ok := strings.Cut(strings.TrimPrefix(u, "W"), "A")
+	if !strings.HasPrefix(u, "W") || !ok {
+		return 0, 0, fmt.Errorf("bit setting %q: want WnAm, e.g. W4A4", s)
+	}
+	if w, err = strconv.Atoi(ws); err != nil || w < 1 || w > quant.MaxBits {
+		return 0, 0, fmt.Errorf("bit setting %q: weight bits must be 1..8", s)
+	}
+	if a, err = strconv.Atoi(as); err != nil || a < 1 || a > quant.MaxBits {
+		return 0, 0, fmt.Errorf("bit setting %q: activation bits must be 1..8", s)
+	}
+	return w, a, nil
+}
