@@ -1,7 +1,7 @@
 package kernels
 
 // Panel width of the float micro-kernel: C is computed in 4×4 blocks.
-const mr, nr = 4, 4
+const mr, nr = 2, 4
 
 // PackedA is a row-major M×K matrix packed for Sgemm: panels of 4 rows, each stored k-major
 // ([k][4]); the last panel is padded with zero rows.
@@ -65,26 +65,16 @@ func SgemmPacked(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []f
 		ap := a.Data[ip*k*mr : (ip+1)*k*mr]
 		i0 := ip * mr
 		h := min(mr, a.M-i0)
-		var b0, b1, b2, b3 float32
+		var bs [mr]float32
 		if bias != nil {
-			b0 = bias[i0]
-			if h > 1 {
-				b1 = bias[i0+1]
-			}
-			if h > 2 {
-				b2 = bias[i0+2]
-			}
-			if h > 3 {
-				b3 = bias[i0+3]
-			}
+			copy(bs[:h], bias[i0:i0+h])
 		}
 		for jp := 0; jp < nPanels; jp++ {
 			bpp := bp[jp*k*nr : (jp+1)*k*nr]
 			var blk [mr * nr]float32
-			micro4x4(&blk, ap, bpp, k)
+			micro(&blk, ap, bpp, k)
 			j0 := jp * nr
 			w := min(nr, n-j0)
-			bs := [4]float32{b0, b1, b2, b3}
 			for r := 0; r < h; r++ {
 				row := c[(i0+r)*ldc+j0:]
 				for cc := 0; cc < w; cc++ {
@@ -95,34 +85,53 @@ func SgemmPacked(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []f
 	}
 }
 
-// micro4x4 accumulates the 4×4 block Σ_k a[k][r]·b[k][c] in registers.
-func micro4x4(out *[mr * nr]float32, a, b []float32, k int) {
-	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+// micro accumulates the 2×4 block Σ_k a[k][r]·b[k][c] in registers. Each product is
+// rounded to float32 before it is added (float32(x*y)), which keeps compilers for targets
+// with fused multiply-add from fusing: results are the same bits natively and in wasm.
+func micro(out *[mr * nr]float32, a, b []float32, k int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	a = a[:k*mr]
 	b = b[:k*nr]
-	for kk := 0; kk < k; kk++ {
+	kk := 0
+	for ; kk+1 < k; kk += 2 {
 		av := a[kk*mr : kk*mr+4 : kk*mr+4]
-		bv := b[kk*nr : kk*nr+4 : kk*nr+4]
-		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		bv := b[kk*nr : kk*nr+8 : kk*nr+8]
+		a0, a1 := av[0], av[1]
 		x0, x1, x2, x3 := bv[0], bv[1], bv[2], bv[3]
-		c00 += a0 * x0
-		c01 += a0 * x1
-		c02 += a0 * x2
-		c03 += a0 * x3
-		c10 += a1 * x0
-		c11 += a1 * x1
-		c12 += a1 * x2
-		c13 += a1 * x3
-		c20 += a2 * x0
-		c21 += a2 * x1
-		c22 += a2 * x2
-		c23 += a2 * x3
-		c30 += a3 * x0
-		c31 += a3 * x1
-		c32 += a3 * x2
-		c33 += a3 * x3
+		c00 += float32(a0 * x0)
+		c01 += float32(a0 * x1)
+		c02 += float32(a0 * x2)
+		c03 += float32(a0 * x3)
+		c10 += float32(a1 * x0)
+		c11 += float32(a1 * x1)
+		c12 += float32(a1 * x2)
+		c13 += float32(a1 * x3)
+		a0, a1 = av[2], av[3]
+		x0, x1, x2, x3 = bv[4], bv[5], bv[6], bv[7]
+		c00 += float32(a0 * x0)
+		c01 += float32(a0 * x1)
+		c02 += float32(a0 * x2)
+		c03 += float32(a0 * x3)
+		c10 += float32(a1 * x0)
+		c11 += float32(a1 * x1)
+		c12 += float32(a1 * x2)
+		c13 += float32(a1 * x3)
 	}
-	*out = [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
+	for ; kk < k; kk++ {
+		av := a[kk*mr : kk*mr+2 : kk*mr+2]
+		bv := b[kk*nr : kk*nr+4 : kk*nr+4]
+		a0, a1 := av[0], av[1]
+		x0, x1, x2, x3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += float32(a0 * x0)
+		c01 += float32(a0 * x1)
+		c02 += float32(a0 * x2)
+		c03 += float32(a0 * x3)
+		c10 += float32(a1 * x0)
+		c11 += float32(a1 * x1)
+		c12 += float32(a1 * x2)
+		c13 += float32(a1 * x3)
+	}
+	*out = [mr * nr]float32{c00, c01, c02, c03, c10, c11, c12, c13}
 }
 
 // Sgemm computes C = A·B for row-major A (M×K), B (K×N) and C (M×N), packing both operands.
