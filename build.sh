@@ -4,7 +4,8 @@
 #   ./build.sh serve   build what the page needs and serve it on http://127.0.0.1:8080
 #   ./build.sh test    run every test the project has (what .ci/run calls)
 #
-# Other targets: ./build.sh cli (build bin/fourbit), ./build.sh fuzz [seconds].
+# Other targets: ./build.sh cli (bin/fourbit), ./build.sh wasm (www/fourbit.wasm),
+# ./build.sh fuzz [seconds].
 # The script installs what it needs through the machine's package clients; nothing by hand.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,6 +35,17 @@ ensure_node() {
   if command -v node >/dev/null 2>&1; then return; fi
   log "installing Node.js (apt-get)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+}
+
+# build_wasm builds www/fourbit.wasm and copies wasm_exec.js from the Go installation.
+build_wasm() {
+  ensure_go
+  GOOS=js GOARCH=wasm go build -trimpath -o www/fourbit.wasm ./wasm
+  cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" www/wasm_exec.js
+  local raw gz
+  raw=$(wc -c < www/fourbit.wasm)
+  gz=$(gzip -9 -c www/fourbit.wasm | wc -c)
+  log "built www/fourbit.wasm: $raw bytes, $gz gzipped"
 }
 
 build_cli() {
@@ -74,7 +86,12 @@ cmd_test() {
   run_fuzz "${FUZZTIME:-5}"
   ensure_node
   log "go test (GOOS=js GOARCH=wasm, under Node)"
-  GOOS=js GOARCH=wasm go test -count=1 -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" ./quant/...
+  GOOS=js GOARCH=wasm go test -count=1 -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" \
+    ./quant/... ./kernels/... ./nn/... ./formats/... ./dataset/... ./wasm/...
+  build_cli
+  build_wasm
+  log "node --test (the browser module through www/fourbit.js)"
+  node --test test/node/
   log "all tests passed"
 }
 
@@ -95,6 +112,7 @@ case "${1:-}" in
   test) cmd_test ;;
   serve) cmd_serve ;;
   cli) build_cli ;;
+  wasm) build_wasm ;;
   fuzz) ensure_go; run_fuzz "${2:-30}" ;;
   *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

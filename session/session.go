@@ -1,0 +1,294 @@
+// Package session is fourbit's whole job behind one stateful object: load a model from bytes,
+// calibrate on images, quantize with ptq.Options, evaluate, infer one image with the float
+// and the quantized network, and return the data the page draws. It is what the wasm adapter
+// exposes to JavaScript, and it runs and is tested natively like everything else.
+//
+// Every method recovers from panics and returns them as errors, so that a caller across a
+// language boundary always gets an answer and the session stays usable.
+package session
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"runtime/debug"
+
+	"fourbit/dataset"
+	"fourbit/model"
+	"fourbit/nn"
+	"fourbit/ptq"
+)
+
+// Image is one image handed over by a caller: either decoded pixels (Width×Height, RGBA, 4
+// bytes per pixel, as a canvas gives them) or the bytes of a PNG or JPEG file (Encoded). Any
+// size is accepted; it is resized and centre-cropped to the model's input.
+type Image struct {
+	Width, Height int
+	RGBA          []byte
+	Encoded       []byte
+}
+
+// Session holds a model and what has been done with it.
+type Session struct {
+	g     *nn.Graph
+	cal   *ptq.Calibration
+	q     *ptq.Quantized
+	fp32  *ptq.EvalResult
+	batch int
+}
+
+// New returns an empty session.
+func New() *Session { return &Session{batch: ptq.DefaultBatch} }
+
+// ErrState reports a call made before the step it needs (quantize before calibrate, …).
+var ErrState = errors.New("session")
+
+// guard turns a panic into an error.
+func guard(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("internal error: %v\n%s", r, debug.Stack())
+	}
+}
+
+// ModelInfo describes a loaded model.
+type ModelInfo struct {
+	Nodes   []NodeInfo `json:"nodes"`
+	Params  int        `json:"params"`
+	MACs    int64      `json:"macs"`
+	Input   []int      `json:"input"`
+	Classes []string   `json:"classes"`
+}
+
+// NodeInfo is one node of a model's graph.
+type NodeInfo struct {
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"`
+	Inputs []string `json:"inputs"`
+	Shape  []int    `json:"shape"`
+}
+
+// Load reads a model from the bytes of its file and forgets any previous model. On error the
+// previous model stays loaded.
+func (s *Session) Load(data []byte) (info ModelInfo, err error) {
+	defer guard(&err)
+	g, err := model.Load(data)
+	if err != nil {
+		return ModelInfo{}, fmt.Errorf("load model: %w", err)
+	}
+	*s = Session{g: g, batch: s.batch}
+	return s.Info()
+}
+
+// Info describes the loaded model.
+func (s *Session) Info() (ModelInfo, error) {
+	if s.g == nil {
+		return ModelInfo{}, fmt.Errorf("%w: no model loaded", ErrState)
+	}
+	info := ModelInfo{Params: s.g.Params(), MACs: s.g.MACs(), Input: s.g.Input().Shape, Classes: s.g.Classes}
+	for _, n := range s.g.Nodes {
+		ni := NodeInfo{Name: n.Name, Kind: n.Op.Kind(), Shape: n.Shape, Inputs: []string{}}
+		for _, in := range n.Inputs {
+			ni.Inputs = append(ni.Inputs, in.Name)
+		}
+		info.Nodes = append(info.Nodes, ni)
+	}
+	return info, nil
+}
+
+// imageSource serves caller images as model inputs.
+type imageSource struct {
+	imgs   []Image
+	labels []int
+	h, w   int
+	pre    nn.Preprocess
+}
+
+func (s *Session) source(imgs []Image, labels []int) (*imageSource, error) {
+	if s.g == nil {
+		return nil, fmt.Errorf("%w: no model loaded", ErrState)
+	}
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("no images")
+	}
+	if labels != nil && len(labels) != len(imgs) {
+		return nil, fmt.Errorf("%d labels for %d images", len(labels), len(imgs))
+	}
+	shape := s.g.Input().Shape
+	if len(shape) != 3 || shape[0] != 3 {
+		return nil, fmt.Errorf("model input %v is not a 3-channel image", shape)
+	}
+	classes := nn.Size(s.g.Output().Shape)
+	for i, l := range labels {
+		if l < 0 || l >= classes {
+			return nil, fmt.Errorf("image %d: label %d outside 0..%d", i, l, classes-1)
+		}
+	}
+	return &imageSource{imgs: imgs, labels: labels, h: shape[1], w: shape[2], pre: s.g.Preprocess}, nil
+}
+
+func (src *imageSource) Len() int { return len(src.imgs) }
+
+func (src *imageSource) Load(dst []float32, lo, hi int) ([]int, error) {
+	per := 3 * src.h * src.w
+	labels := make([]int, hi-lo)
+	for i := lo; i < hi; i++ {
+		img, err := src.imgs[i].decode()
+		if err != nil {
+			return nil, fmt.Errorf("image %d: %w", i, err)
+		}
+		dataset.ToTensor(dst[(i-lo)*per:(i-lo+1)*per], img, src.h, src.w, src.pre)
+		if src.labels != nil {
+			labels[i-lo] = src.labels[i]
+		}
+	}
+	return labels, nil
+}
+
+// decode returns the image's pixels, checking their size.
+func (im Image) decode() (image.Image, error) {
+	if len(im.Encoded) > 0 {
+		return dataset.DecodeReader(bytes.NewReader(im.Encoded))
+	}
+	if im.Width <= 0 || im.Height <= 0 || int64(im.Width)*int64(im.Height) > dataset.MaxPixels {
+		return nil, fmt.Errorf("image of %dx%d pixels", im.Width, im.Height)
+	}
+	if len(im.RGBA) != 4*im.Width*im.Height {
+		return nil, fmt.Errorf("%dx%d image needs %d RGBA bytes, got %d", im.Width, im.Height, 4*im.Width*im.Height, len(im.RGBA))
+	}
+	return &image.RGBA{Pix: im.RGBA, Stride: 4 * im.Width, Rect: image.Rect(0, 0, im.Width, im.Height)}, nil
+}
+
+// CalibInfo summarises a calibration.
+type CalibInfo struct {
+	Images int         `json:"images"`
+	Points []ptq.Point `json:"points"`
+}
+
+// Calibrate gathers activation statistics of the float model on the images (training images,
+// not the ones you will score). It forgets any previous quantization.
+func (s *Session) Calibrate(imgs []Image, progress ptq.Progress) (info CalibInfo, err error) {
+	defer guard(&err)
+	src, err := s.source(imgs, nil)
+	if err != nil {
+		return CalibInfo{}, fmt.Errorf("calibrate: %w", err)
+	}
+	cal, err := ptq.Calibrate(s.g, src, len(imgs), s.batch, progress)
+	if err != nil {
+		return CalibInfo{}, err
+	}
+	s.cal, s.q = cal, nil
+	return CalibInfo{Images: cal.Images, Points: cal.Points}, nil
+}
+
+// Quantize makes the quantized network from the calibration with the options (validated).
+func (s *Session) Quantize(opts ptq.Options) (plan *ptq.Plan, err error) {
+	defer guard(&err)
+	if s.cal == nil {
+		return nil, fmt.Errorf("%w: calibrate before quantizing", ErrState)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
+	}
+	q, err := ptq.Quantize(s.g, s.cal, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.q = q
+	return q.Plan, nil
+}
+
+// EvalReport compares the float and the quantized network on labelled images.
+type EvalReport struct {
+	FP32      *ptq.EvalResult `json:"fp32"`
+	Quantized *ptq.EvalResult `json:"quantized,omitempty"`
+	Agreement float64         `json:"agreement"`
+}
+
+// Evaluate scores the float network and, if one was made, the quantized network.
+func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress) (rep EvalReport, err error) {
+	defer guard(&err)
+	src, err := s.source(imgs, labels)
+	if err != nil {
+		return EvalReport{}, fmt.Errorf("evaluate: %w", err)
+	}
+	if labels == nil {
+		return EvalReport{}, fmt.Errorf("evaluate: labels are required")
+	}
+	total := len(imgs)
+	if s.q != nil {
+		total *= 2
+	}
+	step := func(offset int) ptq.Progress {
+		if progress == nil {
+			return nil
+		}
+		return func(done, _ int) { progress(offset+done, total) }
+	}
+	if rep.FP32, err = ptq.Evaluate(s.g, src, 0, s.batch, nil, step(0)); err != nil {
+		return EvalReport{}, err
+	}
+	if s.q != nil {
+		if rep.Quantized, err = ptq.Evaluate(s.q.Graph, src, 0, s.batch, s.q.Hook(), step(len(imgs))); err != nil {
+			return EvalReport{}, err
+		}
+		rep.Agreement = ptq.Agreement(rep.FP32, rep.Quantized)
+	}
+	return rep, nil
+}
+
+// Class is one ranked prediction.
+type Class struct {
+	Index       int     `json:"index"`
+	Name        string  `json:"name"`
+	Probability float64 `json:"probability"`
+}
+
+// Prediction is the top-k of one image by the float and the quantized network.
+type Prediction struct {
+	FP32      []Class `json:"fp32"`
+	Quantized []Class `json:"quantized,omitempty"`
+}
+
+// Infer classifies one image with both networks.
+func (s *Session) Infer(img Image, k int) (pred Prediction, err error) {
+	defer guard(&err)
+	src, err := s.source([]Image{img}, nil)
+	if err != nil {
+		return Prediction{}, fmt.Errorf("infer: %w", err)
+	}
+	if k <= 0 {
+		k = 3
+	}
+	x := make([]float32, nn.Size(s.g.Input().Shape))
+	if _, err := src.Load(x, 0, 1); err != nil {
+		return Prediction{}, fmt.Errorf("infer: %w", err)
+	}
+	out, err := s.g.Forward(x, 1, nil)
+	if err != nil {
+		return Prediction{}, err
+	}
+	pred.FP32 = s.ranked(out, k)
+	if s.q != nil {
+		out, err := s.q.Graph.Forward(x, 1, s.q.Hook())
+		if err != nil {
+			return Prediction{}, err
+		}
+		pred.Quantized = s.ranked(out, k)
+	}
+	return pred, nil
+}
+
+// ranked returns the top k classes of logits with softmax probabilities.
+func (s *Session) ranked(logits []float32, k int) []Class {
+	probs := softmax(logits)
+	var out []Class
+	for _, i := range nn.TopK(logits, k) {
+		c := Class{Index: i, Probability: probs[i]}
+		if i < len(s.g.Classes) {
+			c.Name = s.g.Classes[i]
+		}
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package session
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"fourbit/dataset"
+	"fourbit/internal/testenv"
+	"fourbit/ptq"
+)
+
+// folderImages reads a folder's images as encoded bytes, in the dataset package's order.
+func folderImages(t *testing.T, dir string, limit int) ([]Image, []int) {
+	t.Helper()
+	f, err := dataset.Open(dir, nil, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []Image
+	var labels []int
+	for _, it := range f.Items {
+		b, err := os.ReadFile(it.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs, labels = append(imgs, Image{Encoded: b}), append(labels, it.Label)
+	}
+	return imgs, labels
+}
+
+// TestSessionMatchesPipeline: the session, fed image bytes, gives exactly the numbers of the
+// folder-based pipeline the CLI uses.
+func TestSessionMatchesPipeline(t *testing.T) {
+	model, err := os.ReadFile(testenv.ResNet20())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New()
+	info, err := s.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Classes) != 10 || info.Params < 260000 {
+		t.Fatalf("info %+v", info)
+	}
+	calib, _ := folderImages(t, testenv.Asset("cifar10-png/calib"), 128)
+	test, labels := folderImages(t, testenv.Asset("cifar10-png/test"), 100)
+	if _, err := s.Calibrate(calib, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Quantize(ptq.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	rep, err := s.Evaluate(test, labels, func(done, total int) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 || rep.FP32.Images != 100 || rep.Quantized == nil {
+		t.Fatalf("report %+v after %d progress calls", rep, calls)
+	}
+
+	// The same job through the folder pipeline.
+	g := s.g
+	open := func(dir string, n int) *dataset.Source {
+		f, err := dataset.Open(dir, g.Classes, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, _ := dataset.NewSource(f, g)
+		return src
+	}
+	cal, err := ptq.Calibrate(g, open(testenv.Asset("cifar10-png/calib"), 128), 128, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ptq.Quantize(g, cal, ptq.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ptq.Evaluate(q.Graph, open(testenv.Asset("cifar10-png/test"), 100), 0, 0, q.Hook(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Top1 != rep.Quantized.Top1 || ptq.Agreement(res, rep.Quantized) != 100 {
+		t.Errorf("session top-1 %.2f, pipeline %.2f", rep.Quantized.Top1, res.Top1)
+	}
+
+	pred, err := s.Infer(test[0], 3)
+	if err != nil || len(pred.FP32) != 3 || len(pred.Quantized) != 3 || pred.FP32[0].Name == "" {
+		t.Errorf("infer: %+v %v", pred, err)
+	}
+	v, err := s.Channel("layer1.0.conv1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OneSided || len(v.Counts) == 0 || len(v.Edges) != len(v.Counts)+1 || len(v.MSEAnalytic) != 40 || v.Hi <= 0 || len(v.WeightFixed) != 16 {
+		t.Errorf("channel view %+v", v)
+	}
+}
+
+func TestSessionBadInput(t *testing.T) {
+	s := New()
+	if _, err := s.Calibrate([]Image{{Width: 1, Height: 1, RGBA: make([]byte, 4)}}, nil); err == nil {
+		t.Error("calibrate without a model")
+	}
+	model, _ := os.ReadFile(testenv.ResNet20())
+	if _, err := s.Load(model); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(model[:1000]); err == nil {
+		t.Error("corrupt model loaded")
+	}
+	if _, err := s.Info(); err != nil {
+		t.Errorf("previous model lost after a failed load: %v", err)
+	}
+	if _, err := s.Quantize(ptq.DefaultOptions()); err == nil || !strings.Contains(err.Error(), "calibrate") {
+		t.Errorf("quantize before calibrate: %v", err)
+	}
+	for _, bad := range [][]Image{
+		{{Width: 32, Height: 32, RGBA: make([]byte, 10)}},
+		{{Width: 0, Height: 32}},
+		{{Encoded: []byte("not an image")}},
+		{},
+	} {
+		if _, err := s.Calibrate(bad, nil); err == nil {
+			t.Errorf("calibrate on %d bad images accepted", len(bad))
+		}
+	}
+	ok := Image{Width: 40, Height: 20, RGBA: make([]byte, 4*40*20)}
+	if _, err := s.Calibrate([]Image{ok, ok}, nil); err != nil {
+		t.Fatalf("odd-sized images: %v", err)
+	}
+	bad := ptq.DefaultOptions()
+	bad.Clip = "nope"
+	if _, err := s.Quantize(bad); err == nil {
+		t.Error("bad options accepted")
+	}
+	if _, err := s.Evaluate([]Image{ok}, []int{12}, nil); err == nil {
+		t.Error("label out of range accepted")
+	}
+	if _, err := s.Evaluate([]Image{ok}, nil, nil); err == nil {
+		t.Error("evaluate without labels accepted")
+	}
+	if _, err := s.Channel("nope", 0); err == nil {
+		t.Error("channel view before quantize")
+	}
+	if _, err := s.Quantize(ptq.DefaultOptions()); err != nil {
+		t.Errorf("the session is not usable after errors: %v", err)
+	}
+}

@@ -1,0 +1,49 @@
+// Helpers shared by the Node tests: a Worker shim and the image folder order of the Go
+// dataset package (sorted class folders, sorted files, classes interleaved).
+import { Worker } from 'node:worker_threads';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FourBit } from '../../www/fourbit.js';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const dataDir = process.env.FOURBIT_DATA || join(root, '..', 'shared', 'data');
+export const hasData = existsSync(join(dataDir, 'cifar10-png', 'test'));
+
+export async function startModule() {
+  const w = new Worker(new URL('./worker.mjs', import.meta.url), {
+    workerData: { wasm: join(root, 'www', 'fourbit.wasm') },
+  });
+  const shim = {
+    postMessage: (m) => w.postMessage(m),
+    addEventListener: (_type, f) => w.on('message', (data) => f({ data })),
+    terminate: () => w.terminate(),
+  };
+  return FourBit.create({ worker: shim });
+}
+
+// folderImages returns the first `limit` images of an image folder as {bytes} objects and
+// their labels, in the Go dataset package's order.
+export function folderImages(dir, limit) {
+  const classes = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
+  const perClass = classes.map((c) =>
+    readdirSync(join(dir, c)).filter((f) => !f.startsWith('.')).sort().map((f) => join(dir, c, f)));
+  const images = [];
+  const labels = [];
+  for (let i = 0; ; i++) {
+    let added = false;
+    perClass.forEach((files, label) => {
+      if (i < files.length) {
+        images.push({ bytes: new Uint8Array(readFileSync(files[i])) });
+        labels.push(label);
+        added = true;
+      }
+    });
+    if (!added) break;
+  }
+  const n = limit > 0 ? Math.min(limit, images.length) : images.length;
+  return { images: images.slice(0, n), labels: labels.slice(0, n) };
+}

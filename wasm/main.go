@@ -1,0 +1,237 @@
+//go:build js && wasm
+
+// Command wasm is fourbit's browser module: it registers one global object, fourbit, whose
+// functions adapt JavaScript values to package session and back. No logic lives here that
+// the native CLI cannot run: every call decodes its arguments, calls session, and encodes
+// the answer as JSON.
+//
+// Each function returns {result: "<json>"} or {error: "<message>"}; a Go panic becomes an
+// error, and the module stays usable. Byte arrays cross with js.CopyBytesToGo.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"syscall/js"
+
+	"fourbit/session"
+)
+
+func main() {
+	s := session.New()
+	api := map[string]func(args []js.Value) (any, error){
+		"load":      func(a []js.Value) (any, error) { return load(s, a) },
+		"info":      func([]js.Value) (any, error) { return s.Info() },
+		"calibrate": func(a []js.Value) (any, error) { return calibrate(s, a) },
+		"quantize":  func(a []js.Value) (any, error) { return quantize(s, a) },
+		"evaluate":  func(a []js.Value) (any, error) { return evaluate(s, a) },
+		"infer":     func(a []js.Value) (any, error) { return infer(s, a) },
+		"channel":   func(a []js.Value) (any, error) { return channel(s, a) },
+		"defaults":  func([]js.Value) (any, error) { return defaultOptions(), nil },
+	}
+	obj := js.Global().Get("Object").New()
+	for name, fn := range api {
+		obj.Set(name, js.FuncOf(wrap(name, fn)))
+	}
+	js.Global().Set("fourbit", obj)
+	if ready := js.Global().Get("fourbitReady"); ready.Type() == js.TypeFunction {
+		ready.Invoke()
+	}
+	select {}
+}
+
+// wrap turns a Go function into a JS function answering {result} or {error}.
+func wrap(name string, fn func([]js.Value) (any, error)) func(js.Value, []js.Value) any {
+	return func(_ js.Value, args []js.Value) (ret any) {
+		defer func() {
+			if r := recover(); r != nil {
+				ret = answer(nil, fmt.Errorf("%s: internal error: %v\n%s", name, r, debug.Stack()))
+			}
+		}()
+		v, err := fn(args)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
+		return answer(v, err)
+	}
+}
+
+func answer(v any, err error) js.Value {
+	out := js.Global().Get("Object").New()
+	if err != nil {
+		out.Set("error", err.Error())
+		return out
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		out.Set("error", "encoding the answer: "+err.Error())
+		return out
+	}
+	out.Set("result", string(b))
+	return out
+}
+
+// bytesOf copies a Uint8Array or Uint8ClampedArray into Go.
+func bytesOf(v js.Value, what string) ([]byte, error) {
+	if v.Type() != js.TypeObject {
+		return nil, fmt.Errorf("%s must be a Uint8Array, got %s", what, v.Type())
+	}
+	ctor := v.Get("constructor").Get("name").String()
+	if ctor != "Uint8Array" && ctor != "Uint8ClampedArray" {
+		return nil, fmt.Errorf("%s must be a Uint8Array, got %s", what, ctor)
+	}
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b, nil
+}
+
+func arg(args []js.Value, i int, what string) (js.Value, error) {
+	if i >= len(args) || args[i].IsUndefined() || args[i].IsNull() {
+		return js.Undefined(), fmt.Errorf("missing argument %s", what)
+	}
+	return args[i], nil
+}
+
+func load(s *session.Session, args []js.Value) (any, error) {
+	v, err := arg(args, 0, "model bytes")
+	if err != nil {
+		return nil, err
+	}
+	b, err := bytesOf(v, "model bytes")
+	if err != nil {
+		return nil, err
+	}
+	return s.Load(b)
+}
+
+// images reads an array of {width, height, data} (RGBA pixels) or {bytes} (a PNG/JPEG file).
+func images(v js.Value) ([]session.Image, error) {
+	if v.Type() != js.TypeObject || !js.Global().Get("Array").Call("isArray", v).Bool() {
+		return nil, fmt.Errorf("images must be an array")
+	}
+	n := v.Length()
+	out := make([]session.Image, n)
+	for i := 0; i < n; i++ {
+		it := v.Index(i)
+		if it.Type() != js.TypeObject {
+			return nil, fmt.Errorf("image %d is not an object", i)
+		}
+		if enc := it.Get("bytes"); !enc.IsUndefined() {
+			b, err := bytesOf(enc, fmt.Sprintf("image %d bytes", i))
+			if err != nil {
+				return nil, err
+			}
+			out[i].Encoded = b
+			continue
+		}
+		w, h := it.Get("width"), it.Get("height")
+		if w.Type() != js.TypeNumber || h.Type() != js.TypeNumber {
+			return nil, fmt.Errorf("image %d needs numeric width and height, or bytes", i)
+		}
+		b, err := bytesOf(it.Get("data"), fmt.Sprintf("image %d data", i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = session.Image{Width: w.Int(), Height: h.Int(), RGBA: b}
+	}
+	return out, nil
+}
+
+func progressOf(v js.Value) func(done, total int) {
+	if v.Type() != js.TypeFunction {
+		return nil
+	}
+	return func(done, total int) { v.Invoke(done, total) }
+}
+
+func calibrate(s *session.Session, args []js.Value) (any, error) {
+	v, err := arg(args, 0, "images")
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := images(v)
+	if err != nil {
+		return nil, err
+	}
+	var progress js.Value
+	if len(args) > 1 {
+		progress = args[1]
+	}
+	return s.Calibrate(imgs, progressOf(progress))
+}
+
+func quantize(s *session.Session, args []js.Value) (any, error) {
+	opts := defaultOptions()
+	if len(args) > 0 && !args[0].IsUndefined() && !args[0].IsNull() {
+		if args[0].Type() != js.TypeString {
+			return nil, fmt.Errorf("options must be passed as a JSON string (fourbit.js does this)")
+		}
+		if err := decodeOptions(args[0].String(), &opts); err != nil {
+			return nil, err
+		}
+	}
+	return s.Quantize(opts)
+}
+
+func evaluate(s *session.Session, args []js.Value) (any, error) {
+	v, err := arg(args, 0, "images")
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := images(v)
+	if err != nil {
+		return nil, err
+	}
+	lv, err := arg(args, 1, "labels")
+	if err != nil {
+		return nil, err
+	}
+	if lv.Type() != js.TypeObject || lv.Get("length").Type() != js.TypeNumber {
+		return nil, fmt.Errorf("labels must be an array of class indices")
+	}
+	labels := make([]int, lv.Length())
+	for i := range labels {
+		x := lv.Index(i)
+		if x.Type() != js.TypeNumber {
+			return nil, fmt.Errorf("label %d is not a number", i)
+		}
+		labels[i] = x.Int()
+	}
+	var progress js.Value
+	if len(args) > 2 {
+		progress = args[2]
+	}
+	return s.Evaluate(imgs, labels, progressOf(progress))
+}
+
+func infer(s *session.Session, args []js.Value) (any, error) {
+	v, err := arg(args, 0, "image")
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := images(js.Global().Get("Array").Call("of", v))
+	if err != nil {
+		return nil, err
+	}
+	k := 3
+	if len(args) > 1 && args[1].Type() == js.TypeNumber {
+		k = args[1].Int()
+	}
+	return s.Infer(imgs[0], k)
+}
+
+func channel(s *session.Session, args []js.Value) (any, error) {
+	layer, err := arg(args, 0, "layer name")
+	if err != nil {
+		return nil, err
+	}
+	if layer.Type() != js.TypeString {
+		return nil, fmt.Errorf("layer name must be a string")
+	}
+	c := 0
+	if len(args) > 1 && args[1].Type() == js.TypeNumber {
+		c = args[1].Int()
+	}
+	return s.Channel(layer.String(), c)
+}

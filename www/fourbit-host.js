@@ -1,0 +1,42 @@
+// fourbit-host.js — runs inside a worker (a browser Web Worker or a Node worker thread):
+// starts the Go WebAssembly module and answers {id, method, args} messages with
+// {id, result} or {id, error}, and {id, progress: [done, total]} while a call runs.
+// wasm_exec.js (from the Go installation) must have defined globalThis.Go first.
+
+export function serve({ post, listen, instantiate }) {
+  const go = new globalThis.Go();
+  const ready = new Promise((resolve, reject) => {
+    globalThis.fourbitReady = resolve;
+    instantiate(go.importObject)
+      .then((result) => {
+        const instance = result.instance || result;
+        go.run(instance).then(
+          () => { globalThis.fourbitExited = true; },
+          (e) => { globalThis.fourbitExited = String(e); });
+      })
+      .catch(reject);
+  });
+  // Calls run one at a time, in order: the module is single-threaded.
+  let queue = Promise.resolve();
+  listen((msg) => {
+    queue = queue.then(() => handle(msg));
+  });
+
+  async function handle({ id, method, args }) {
+    try {
+      await ready;
+      if (globalThis.fourbitExited) {
+        throw new Error('the fourbit module has stopped (' + globalThis.fourbitExited + '); reload it');
+      }
+      const fb = globalThis.fourbit;
+      if (typeof fb[method] !== 'function') throw new Error('unknown method ' + method);
+      const callArgs = (args || []).map((a) =>
+        a && a.__progress ? (done, total) => post({ id, progress: [done, total] }) : a);
+      const answer = fb[method](...callArgs);
+      if (answer.error !== undefined) post({ id, error: answer.error });
+      else post({ id, result: JSON.parse(answer.result) });
+    } catch (e) {
+      post({ id, error: String((e && e.message) || e) });
+    }
+  }
+}
