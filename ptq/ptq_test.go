@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"fourbit/internal/testenv"
+	"fourbit/nn"
 )
 
 // TestPipelineOnCommittedData calibrates ResNet-20 on the 260 committed training images and
@@ -136,6 +137,54 @@ func TestBadOptionsAndCalibration(t *testing.T) {
 	for _, s := range []string{"W4", "A4W4", "W0A4", "W4A9", "Wx"} {
 		if _, _, err := ParseBits(s); err == nil {
 			t.Errorf("ParseBits(%q) accepted", s)
+		}
+	}
+}
+
+// TestExportRoundTrip: the exported codes and per-channel affine maps give back the weights
+// of the simulated network.
+func TestExportRoundTrip(t *testing.T) {
+	g := loadResNet20(t)
+	cal, err := Calibrate(g, source(t, g, testenv.Asset("cifar10-png/calib"), 0), 32, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{DefaultOptions(), func() Options {
+		o := DefaultOptions().Naive()
+		o.WeightPerChannel, o.ActPerChannel, o.BiasCorrect = false, false, "mean+norm"
+		return o
+	}()} {
+		q, err := Quantize(g, cal, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := q.Export(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+		for _, ew := range e.Weights {
+			w, err := ew.DequantizeWeights()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sim []float32
+			switch op := q.Graph.Node(ew.Layer).Op.(type) {
+			case *nn.Conv:
+				sim = op.W
+			case *nn.Linear:
+				sim = op.W
+			}
+			for i := range w {
+				if math.Abs(float64(w[i]-sim[i])) > 1e-6 {
+					t.Fatalf("%s[%d]: exported %v, simulated %v", ew.Layer, i, w[i], sim[i])
+				}
+			}
+		}
+		if len(e.Activations) != len(q.Plan.Acts) || e.Format != ExportFormat {
+			t.Errorf("export has %d activations, format %q", len(e.Activations), e.Format)
 		}
 	}
 }

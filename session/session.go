@@ -292,3 +292,16 @@ func (s *Session) ranked(logits []float32, k int) []Class {
 	}
 	return out
 }
+
+// Export returns the quantized model in fourbit's JSON export format (ptq.ExportFormat).
+func (s *Session) Export() (b []byte, err error) {
+	defer guard(&err)
+	if s.q == nil {
+		return nil, fmt.Errorf("%w: quantize before exporting", ErrState)
+	}
+	e, err := s.q.Export(s.g)
+	if err != nil {
+		return nil, err
+	}
+	return e.Marshal()
+}

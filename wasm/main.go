@@ -5,7 +5,8 @@
 // the native CLI cannot run: every call decodes its arguments, calls session, and encodes
 // the answer as JSON.
 //
-// Each function returns {result: "<json>"} or {error: "<message>"}; a Go panic becomes an
+// Each function returns {result: "<json>"}, {bytes: Uint8Array} (export) or
+// {error: "<message>"}; a Go panic becomes an
 // error, and the module stays usable. Byte arrays cross with js.CopyBytesToGo.
 package main
 
@@ -29,6 +30,7 @@ func main() {
 		"infer":     func(a []js.Value) (any, error) { return infer(s, a) },
 		"channel":   func(a []js.Value) (any, error) { return channel(s, a) },
 		"defaults":  func([]js.Value) (any, error) { return defaultOptions(), nil },
+		"export":    func([]js.Value) (any, error) { return s.Export() },
 	}
 	obj := js.Global().Get("Object").New()
 	for name, fn := range api {
@@ -61,6 +63,12 @@ func answer(v any, err error) js.Value {
 	out := js.Global().Get("Object").New()
 	if err != nil {
 		out.Set("error", err.Error())
+		return out
+	}
+	if raw, ok := v.([]byte); ok {
+		arr := js.Global().Get("Uint8Array").New(len(raw))
+		js.CopyBytesToJS(arr, raw)
+		out.Set("bytes", arr)
 		return out
 	}
 	b, err := json.Marshal(v)

@@ -34,6 +34,7 @@ export function serve({ post, listen, instantiate }) {
         a && a.__progress ? (done, total) => post({ id, progress: [done, total] }) : a);
       const answer = fb[method](...callArgs);
       if (answer.error !== undefined) post({ id, error: answer.error });
+      else if (answer.bytes !== undefined) post({ id, result: answer.bytes });
       else post({ id, result: JSON.parse(answer.result) });
     } catch (e) {
       post({ id, error: String((e && e.message) || e) });

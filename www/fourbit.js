@@ -10,6 +10,7 @@
 //   const rep = await fb.evaluate(images, labels, onProgress); // {fp32, quantized, agreement}
 //   const pred = await fb.infer(image, 3);                     // {fp32: [...], quantized: [...]}
 //   const view = await fb.channel('layer1.0.conv1', 0);        // chart data of one channel
+//   const bytes = await fb.exportModel();                      // Uint8Array, the quantized model
 //
 // An image is {width, height, data: Uint8ClampedArray RGBA} (a canvas's ImageData) or
 // {bytes: Uint8Array} (a PNG or JPEG file, decoded by the module exactly as the CLI does).
@@ -87,6 +88,9 @@ export class FourBit {
   infer(image, k = 3) { return this.#call('infer', [image, k]); }
 
   channel(layer, channel = 0) { return this.#call('channel', [layer, channel]); }
+
+  // exportModel returns the quantized model as bytes (fourbit-quantized/1 JSON).
+  exportModel() { return this.#call('export', []); }
 
   terminate() {
     this.worker.terminate();

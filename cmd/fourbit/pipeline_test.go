@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,10 +79,19 @@ func TestQuantizeBadInput(t *testing.T) {
 
 func TestQuantizeReport(t *testing.T) {
 	var out, errOut bytes.Buffer
+	exported := filepath.Join(t.TempDir(), "q.json")
 	code := run([]string{"quantize", "--model", testenv.ResNet20(), "--calib", testenv.Asset("cifar10-png/calib"),
-		"--calib-images", "64", "--data", testenv.Asset("cifar10-png/test"), "--limit", "50"}, &out, &errOut)
+		"--calib-images", "64", "--data", testenv.Asset("cifar10-png/test"), "--limit", "50", "--out", exported}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	b, err := os.ReadFile(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e ptq.Export
+	if err := json.Unmarshal(b, &e); err != nil || e.Format != ptq.ExportFormat || len(e.Weights) != 20 {
+		t.Errorf("exported model: format %q, %d layers, %v", e.Format, len(e.Weights), err)
 	}
 	for _, want := range []string{"layer3.2.conv2", "layer1.0.relu1", "avgpool", "W4A4 top-1"} {
 		if !strings.Contains(out.String(), want) {

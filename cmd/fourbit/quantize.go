@@ -94,7 +94,7 @@ type quantizeOutput struct {
 }
 
 func runQuantize(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("quantize", "--model FILE --calib DIR [options] [--data DIR] [--limit N] [--json]", stderr)
+	fs := newFlags("quantize", "--model FILE --calib DIR [options] [--data DIR] [--limit N] [--out FILE] [--json]", stderr)
 	opts := ptq.DefaultOptions()
 	of := bindOptions(fs, &opts)
 	modelPath := fs.String("model", "", "model file")
@@ -102,6 +102,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "labelled test folder: also report FP32 and quantized accuracy")
 	limit := fs.Int("limit", 0, "evaluate only the first N images")
 	asJSON := fs.Bool("json", false, "print JSON")
+	outFile := fs.String("out", "", "write the quantized model to this file (fourbit-quantized/1 JSON)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,6 +123,19 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	q, err := ptq.Quantize(g, cal, opts)
 	if err != nil {
 		return err
+	}
+	if *outFile != "" {
+		e, err := q.Export(g)
+		if err != nil {
+			return err
+		}
+		b, err := e.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*outFile, b, 0o644); err != nil {
+			return err
+		}
 	}
 	out := quantizeOutput{Model: filepath.Base(*modelPath), Plan: q.Plan}
 	if src != nil {
