@@ -48,6 +48,33 @@ build_wasm() {
   log "built www/fourbit.wasm: $raw bytes, $gz gzipped"
 }
 
+# ensure_chromium installs Debian's Chromium for the browser tests when it is missing.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  log "installing Chromium (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+# build_page vendors the page's npm libraries and lays out the embedded demo (ResNet-20 and the
+# committed CIFAR-10 images, with their licences) under www/.
+build_page() {
+  ensure_node
+  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ]; then
+    log "npm ci (chart.js, playwright-core)"
+    npm ci --no-audit --no-fund >/dev/null
+  fi
+  mkdir -p www/vendor www/demo/cifar10
+  cp node_modules/chart.js/dist/chart.umd.min.js www/vendor/chart.umd.min.js
+  cp node_modules/chart.js/LICENSE.md www/vendor/LICENSE-chart.js.md
+  cp testdata/cifar10-resnet/resnet20-12fca82f.th www/demo/
+  cp testdata/cifar10-resnet/LICENSE www/demo/LICENSE-resnet20
+  cp testdata/cifar10-png/LICENSE-convnetjs www/demo/cifar10/
+  rm -rf www/demo/cifar10/calib www/demo/cifar10/test
+  cp -r testdata/cifar10-png/calib testdata/cifar10-png/test www/demo/cifar10/
+  node tools/demo-manifest.mjs www/demo
+  log "page assets ready in www/ (vendor/, demo/)"
+}
+
 build_cli() {
   ensure_go
   mkdir -p bin
@@ -90,22 +117,20 @@ cmd_test() {
     ./quant/... ./kernels/... ./nn/... ./formats/... ./dataset/... ./wasm/...
   build_cli
   build_wasm
+  build_page
   log "node --test (the browser module through www/fourbit.js)"
   node --test test/node/
+  ensure_chromium
+  log "browser tests (headless Chromium, playwright-core)"
+  node --test test/browser/
   log "all tests passed"
 }
 
 cmd_serve() {
   build_cli
-  if [ ! -f www/index.html ]; then
-    cat >&2 <<'MSG'
-==> The page (www/) is not written yet. When it is, this command will build fourbit.wasm,
-    copy wasm_exec.js and the vendored libraries into www/, and serve the page with its
-    embedded ResNet-20 demo on http://127.0.0.1:8080. Meanwhile the CLI is ready:
-      bin/fourbit help
-MSG
-    exit 0
-  fi
+  build_wasm
+  build_page
+  exec bin/fourbit serve --dir www --addr "${FOURBIT_ADDR:-127.0.0.1:8080}"
 }
 
 case "${1:-}" in
@@ -113,6 +138,7 @@ case "${1:-}" in
   serve) cmd_serve ;;
   cli) build_cli ;;
   wasm) build_wasm ;;
+  page) build_wasm; build_page ;;
   fuzz) ensure_go; run_fuzz "${2:-30}" ;;
   *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -39,5 +39,10 @@ func Load(data []byte) (*nn.Graph, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("empty model file")
 	}
+	legacy := len(data) >= 2 && data[0] == 0x80 && data[1] <= 5 // a pickle stream
+	zipped := len(data) >= 4 && string(data[:4]) == "PK\x03\x04"
+	if !legacy && !zipped {
+		return nil, fmt.Errorf("not a model file fourbit can read: expected a PyTorch checkpoint (.th, .pt, .pth)")
+	}
 	return pytorch.Load(data)
 }

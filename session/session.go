@@ -205,8 +205,10 @@ type EvalReport struct {
 	Agreement float64         `json:"agreement"`
 }
 
-// Evaluate scores the float network and, if one was made, the quantized network.
-func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress) (rep EvalReport, err error) {
+// Evaluate scores the float network and, if one was made, the quantized network. With
+// skipFP32 the float pass is left out when the same number of images was scored before
+// (compare mode re-scores one image set many times); the report keeps the earlier FP32 result.
+func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress, skipFP32 ...bool) (rep EvalReport, err error) {
 	defer guard(&err)
 	src, err := s.source(imgs, labels)
 	if err != nil {
@@ -215,8 +217,9 @@ func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress) (r
 	if labels == nil {
 		return EvalReport{}, fmt.Errorf("evaluate: labels are required")
 	}
+	reuse := len(skipFP32) > 0 && skipFP32[0] && s.fp32 != nil && s.fp32.Images == len(imgs)
 	total := len(imgs)
-	if s.q != nil {
+	if s.q != nil && !reuse {
 		total *= 2
 	}
 	step := func(offset int) ptq.Progress {
@@ -225,11 +228,17 @@ func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress) (r
 		}
 		return func(done, _ int) { progress(offset+done, total) }
 	}
-	if rep.FP32, err = ptq.Evaluate(s.g, src, 0, s.batch, nil, step(0)); err != nil {
-		return EvalReport{}, err
+	offset := 0
+	if reuse {
+		rep.FP32 = s.fp32
+	} else {
+		if rep.FP32, err = ptq.Evaluate(s.g, src, 0, s.batch, nil, step(0)); err != nil {
+			return EvalReport{}, err
+		}
+		s.fp32, offset = rep.FP32, len(imgs)
 	}
 	if s.q != nil {
-		if rep.Quantized, err = ptq.Evaluate(s.q.Graph, src, 0, s.batch, s.q.Hook(), step(len(imgs))); err != nil {
+		if rep.Quantized, err = ptq.Evaluate(s.q.Graph, src, 0, s.batch, s.q.Hook(), step(offset)); err != nil {
 			return EvalReport{}, err
 		}
 		rep.Agreement = ptq.Agreement(rep.FP32, rep.Quantized)
@@ -304,4 +313,26 @@ func (s *Session) Export() (b []byte, err error) {
 		return nil, err
 	}
 	return e.Marshal()
+}
+
+// RowOptions is one row of the paper's table as options.
+type RowOptions struct {
+	Name    string      `json:"name"`
+	Options ptq.Options `json:"options"`
+}
+
+// Rows returns the rows of the paper's results table (ptq.PaperRows) at a bit setting such as
+// "W4A4", as options to pass to Quantize.
+func (s *Session) Rows(bits string) ([]RowOptions, error) {
+	w, a, err := ptq.ParseBits(bits)
+	if err != nil {
+		return nil, err
+	}
+	var out []RowOptions
+	for _, r := range ptq.PaperRows {
+		o := ptq.DefaultOptions().Naive()
+		o.WeightBits, o.ActBits = w, a
+		out = append(out, RowOptions{r.Name, r.Apply(o)})
+	}
+	return out, nil
 }

@@ -31,6 +31,7 @@ func main() {
 		"channel":   func(a []js.Value) (any, error) { return channel(s, a) },
 		"defaults":  func([]js.Value) (any, error) { return defaultOptions(), nil },
 		"export":    func([]js.Value) (any, error) { return s.Export() },
+		"rows":      func(a []js.Value) (any, error) { return rows(s, a) },
 	}
 	obj := js.Global().Get("Object").New()
 	for name, fn := range api {
@@ -210,7 +211,8 @@ func evaluate(s *session.Session, args []js.Value) (any, error) {
 	if len(args) > 2 {
 		progress = args[2]
 	}
-	return s.Evaluate(imgs, labels, progressOf(progress))
+	skip := len(args) > 3 && args[3].Type() == js.TypeBoolean && args[3].Bool()
+	return s.Evaluate(imgs, labels, progressOf(progress), skip)
 }
 
 func infer(s *session.Session, args []js.Value) (any, error) {
@@ -242,4 +244,12 @@ func channel(s *session.Session, args []js.Value) (any, error) {
 		c = args[1].Int()
 	}
 	return s.Channel(layer.String(), c)
+}
+
+func rows(s *session.Session, args []js.Value) (any, error) {
+	bits := "W4A4"
+	if len(args) > 0 && args[0].Type() == js.TypeString {
+		bits = args[0].String()
+	}
+	return s.Rows(bits)
 }

@@ -80,10 +80,15 @@ export class FourBit {
     return this.#call('quantize', [JSON.stringify(options)]);
   }
 
-  evaluate(images, labels, onProgress) {
+  // evaluate scores the float and the quantized network; {skipFP32: true} reuses the float
+  // result of the previous call on as many images (compare mode).
+  evaluate(images, labels, onProgress, { skipFP32 = false } = {}) {
     if (!Array.isArray(images)) return reject('evaluate: images must be an array');
-    return this.#call('evaluate', [images, Array.from(labels || []), progressMarker], onProgress);
+    return this.#call('evaluate', [images, Array.from(labels || []), progressMarker, skipFP32], onProgress);
   }
+
+  // rows returns the paper's table rows at a bit setting ("W4A4") as {name, options}.
+  rows(bits = 'W4A4') { return this.#call('rows', [bits]); }
 
   infer(image, k = 3) { return this.#call('infer', [image, k]); }
 
