@@ -64,7 +64,7 @@ func TestQuantizeBadInput(t *testing.T) {
 		{[]string{"quantize", "--model", model, "--calib", calib, "--pcba", "x"}, 2, "--pcba"},
 		{[]string{"quantize", "--model", model}, 2, "--calib is required"},
 		{[]string{"quantize", "--model", "/nonexistent.th", "--calib", calib}, 1, "no such file"},
-		{[]string{"quantize", "--model", testenv.Asset("README.md"), "--calib", calib}, 1, "unreadable checkpoint"},
+		{[]string{"quantize", "--model", testenv.Asset("README.md"), "--calib", calib}, 1, "not a model file"},
 		{[]string{"table", "--bits", "W4A9"}, 2, "activation bits"},
 		{[]string{"table", "--rows", "magic"}, 2, "unknown row"},
 		{[]string{"eval", "--model", model, "--data", testenv.Asset("cifar10-resnet")}, 1, "class folders"},
