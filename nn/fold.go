@@ -1,6 +1,9 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // FoldBatchNorm returns a copy of g in which every BatchNorm that directly follows a
 // convolution (and is that convolution's only consumer) is merged into it, as the paper does
@@ -82,7 +85,7 @@ func (g *Graph) WithOps(replace map[string]Op) (*Graph, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !equalShape(m.Shape, n.Shape) {
+		if !slices.Equal(m.Shape, n.Shape) {
 			return nil, fmt.Errorf("%w: replacing %s changes its shape %v to %v", ErrGraph, n.Name, n.Shape, m.Shape)
 		}
 		mapped[n.index] = m

@@ -137,3 +137,33 @@ func (g *Graph) String() string {
 	}
 	return b.String()
 }
+
+// NodeInfo describes one node for people and tools: name, kind, input names, per-image output
+// shape, parameters and multiply-accumulates per image.
+type NodeInfo struct {
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"`
+	Inputs []string `json:"inputs"`
+	Shape  []int    `json:"shape"`
+	Params int      `json:"params"`
+	MACs   int64    `json:"macs"`
+}
+
+// Describe returns a NodeInfo for every node, in order.
+func (g *Graph) Describe() []NodeInfo {
+	out := make([]NodeInfo, 0, len(g.Nodes))
+	for _, n := range g.Nodes {
+		ni := NodeInfo{Name: n.Name, Kind: n.Op.Kind(), Shape: n.Shape, Inputs: []string{}}
+		for _, in := range n.Inputs {
+			ni.Inputs = append(ni.Inputs, in.Name)
+		}
+		if p, ok := n.Op.(interface{ Params() int }); ok {
+			ni.Params = p.Params()
+		}
+		if m, ok := n.Op.(interface{ MACs([]int) int64 }); ok {
+			ni.MACs = m.MACs(n.Shape)
+		}
+		out = append(out, ni)
+	}
+	return out
+}

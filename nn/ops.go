@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"fourbit/kernels"
@@ -285,7 +286,7 @@ func (Add) OutShape(in [][]int) ([]int, error) {
 	if err := wantInputs(in, 2); err != nil {
 		return nil, err
 	}
-	if !equalShape(in[0], in[1]) {
+	if !slices.Equal(in[0], in[1]) {
 		return nil, fmt.Errorf("%w: adding shapes %v and %v", ErrGraph, in[0], in[1])
 	}
 	return append([]int(nil), in[0]...), nil
@@ -297,18 +298,6 @@ func (Add) Forward(out []float32, ins [][]float32, _ [][]int, _ []int, _ int) {
 	for i := range out {
 		out[i] = a[i] + b[i]
 	}
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Pool is max or average pooling over K×K windows with stride S and per-side padding.
@@ -457,7 +446,7 @@ func (Concat) OutShape(in [][]int) ([]int, error) {
 	}
 	out := append([]int(nil), in[0]...)
 	for _, s := range in[1:] {
-		if len(s) != len(out) || !equalShape(s[1:], out[1:]) {
+		if len(s) != len(out) || !slices.Equal(s[1:], out[1:]) {
 			return nil, fmt.Errorf("%w: concatenating shapes %v and %v", ErrGraph, in[0], s)
 		}
 		out[0] += s[0]

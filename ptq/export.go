@@ -22,17 +22,9 @@ type Export struct {
 	Input       []int           `json:"input"`
 	Preprocess  nn.Preprocess   `json:"preprocess"`
 	Classes     []string        `json:"classes,omitempty"`
-	Graph       []ExportNode    `json:"graph"`
+	Graph       []nn.NodeInfo   `json:"graph"`
 	Weights     []ExportWeights `json:"weights"`
 	Activations []ExportActs    `json:"activations"`
-}
-
-// ExportNode is one node of the graph, by name.
-type ExportNode struct {
-	Name   string   `json:"name"`
-	Kind   string   `json:"kind"`
-	Inputs []string `json:"inputs"`
-	Shape  []int    `json:"shape"`
 }
 
 // ExportWeights is one layer's quantized weights.
@@ -59,13 +51,7 @@ type ExportActs struct {
 // Export describes q, made from g, as an Export.
 func (q *Quantized) Export(g *nn.Graph) (*Export, error) {
 	e := &Export{Format: ExportFormat, Options: q.Plan.Options, Input: g.Input().Shape, Preprocess: g.Preprocess, Classes: g.Classes}
-	for _, n := range g.Nodes {
-		en := ExportNode{Name: n.Name, Kind: n.Op.Kind(), Shape: n.Shape, Inputs: []string{}}
-		for _, in := range n.Inputs {
-			en.Inputs = append(en.Inputs, in.Name)
-		}
-		e.Graph = append(e.Graph, en)
-	}
+	e.Graph = g.Describe()
 	for _, wp := range q.Plan.Weights {
 		var w, bias []float32
 		switch op := g.Node(wp.Layer).Op.(type) {

@@ -53,19 +53,11 @@ func guard(err *error) {
 
 // ModelInfo describes a loaded model.
 type ModelInfo struct {
-	Nodes   []NodeInfo `json:"nodes"`
-	Params  int        `json:"params"`
-	MACs    int64      `json:"macs"`
-	Input   []int      `json:"input"`
-	Classes []string   `json:"classes"`
-}
-
-// NodeInfo is one node of a model's graph.
-type NodeInfo struct {
-	Name   string   `json:"name"`
-	Kind   string   `json:"kind"`
-	Inputs []string `json:"inputs"`
-	Shape  []int    `json:"shape"`
+	Nodes   []nn.NodeInfo `json:"nodes"`
+	Params  int           `json:"params"`
+	MACs    int64         `json:"macs"`
+	Input   []int         `json:"input"`
+	Classes []string      `json:"classes"`
 }
 
 // Load reads a model from the bytes of its file and forgets any previous model. On error the
@@ -85,15 +77,7 @@ func (s *Session) Info() (ModelInfo, error) {
 	if s.g == nil {
 		return ModelInfo{}, fmt.Errorf("%w: no model loaded", ErrState)
 	}
-	info := ModelInfo{Params: s.g.Params(), MACs: s.g.MACs(), Input: s.g.Input().Shape, Classes: s.g.Classes}
-	for _, n := range s.g.Nodes {
-		ni := NodeInfo{Name: n.Name, Kind: n.Op.Kind(), Shape: n.Shape, Inputs: []string{}}
-		for _, in := range n.Inputs {
-			ni.Inputs = append(ni.Inputs, in.Name)
-		}
-		info.Nodes = append(info.Nodes, ni)
-	}
-	return info, nil
+	return ModelInfo{Nodes: s.g.Describe(), Params: s.g.Params(), MACs: s.g.MACs(), Input: s.g.Input().Shape, Classes: s.g.Classes}, nil
 }
 
 // imageSource serves caller images as model inputs.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"fourbit/dataset"
 	"fourbit/model"
@@ -109,39 +110,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-type nodeInfo struct {
-	Name   string   `json:"name"`
-	Kind   string   `json:"kind"`
-	Inputs []string `json:"inputs"`
-	Shape  []int    `json:"shape"`
-	Params int      `json:"params"`
-	MACs   int64    `json:"macs"`
-}
-
 type modelInfo struct {
-	Params  int        `json:"params"`
-	MACs    int64      `json:"macs"`
-	Input   []int      `json:"input"`
-	Classes []string   `json:"classes,omitempty"`
-	Nodes   []nodeInfo `json:"nodes"`
+	Params  int           `json:"params"`
+	MACs    int64         `json:"macs"`
+	Input   []int         `json:"input"`
+	Classes []string      `json:"classes,omitempty"`
+	Nodes   []nn.NodeInfo `json:"nodes"`
 }
 
 func describe(g *nn.Graph) modelInfo {
-	info := modelInfo{Params: g.Params(), MACs: g.MACs(), Input: g.Input().Shape, Classes: g.Classes}
-	for _, n := range g.Nodes {
-		ni := nodeInfo{Name: n.Name, Kind: n.Op.Kind(), Shape: n.Shape, Inputs: []string{}}
-		for _, in := range n.Inputs {
-			ni.Inputs = append(ni.Inputs, in.Name)
-		}
-		if p, ok := n.Op.(interface{ Params() int }); ok {
-			ni.Params = p.Params()
-		}
-		if m, ok := n.Op.(interface{ MACs([]int) int64 }); ok {
-			ni.MACs = m.MACs(n.Shape)
-		}
-		info.Nodes = append(info.Nodes, ni)
-	}
-	return info
+	return modelInfo{Params: g.Params(), MACs: g.MACs(), Input: g.Input().Shape, Classes: g.Classes, Nodes: g.Describe()}
 }
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
@@ -165,14 +143,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		filepath.Base(*modelPath), len(info.Nodes), info.Params, float64(info.MACs)/1e6, info.Input)
 	fmt.Fprintf(stdout, "%-22s %-14s %-34s %-14s %9s %11s\n", "node", "kind", "inputs", "shape", "params", "MACs")
 	for _, n := range info.Nodes {
-		ins := ""
-		for i, in := range n.Inputs {
-			if i > 0 {
-				ins += ","
-			}
-			ins += in
-		}
-		fmt.Fprintf(stdout, "%-22s %-14s %-34s %-14s %9d %11d\n", n.Name, n.Kind, ins, fmt.Sprint(n.Shape), n.Params, n.MACs)
+		fmt.Fprintf(stdout, "%-22s %-14s %-34s %-14s %9d %11d\n", n.Name, n.Kind, strings.Join(n.Inputs, ","), fmt.Sprint(n.Shape), n.Params, n.MACs)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package pytorch
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ func BuildCIFARResNet(sd map[string]*Tensor) (*nn.Graph, error) {
 		if !ok {
 			return nil, fmt.Errorf("missing tensor %s", key)
 		}
-		if shape != nil && !sameShape(t.Shape, shape) {
+		if shape != nil && !slices.Equal(t.Shape, shape) {
 			return nil, fmt.Errorf("tensor %s has shape %v, want %v", key, t.Shape, shape)
 		}
 		used[key] = true
@@ -257,18 +258,6 @@ func BuildCIFARResNet(sd map[string]*Tensor) (*nn.Graph, error) {
 		return nil, fmt.Errorf("unknown tensors in a CIFAR ResNet: %s", strings.Join(unknown, ", "))
 	}
 	return g, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func firstKeys(sd map[string]*Tensor, n int) []string {
