@@ -18,6 +18,7 @@ const (
 	Gauss
 )
 
+// String returns the prior's name as the clipping methods spell it.
 func (p Prior) String() string {
 	if p == Gauss {
 		return "gauss"

@@ -111,8 +111,10 @@ func (s *Session) source(imgs []Image, labels []int) (*imageSource, error) {
 	return &imageSource{imgs: imgs, labels: labels, h: shape[1], w: shape[2], pre: s.g.Preprocess}, nil
 }
 
+// Len is the number of images (ptq.Source).
 func (src *imageSource) Len() int { return len(src.imgs) }
 
+// Load decodes images [lo, hi) into dst (ptq.Source).
 func (src *imageSource) Load(dst []float32, lo, hi int) ([]int, error) {
 	per := 3 * src.h * src.w
 	labels := make([]int, hi-lo)

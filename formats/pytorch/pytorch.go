@@ -133,6 +133,7 @@ func (l *loader) findClass(module, name string) (any, error) {
 
 type callable func(args ...any) (any, error)
 
+// Call implements gopickle's types.Callable.
 func (c callable) Call(args ...any) (any, error) { return c(args...) }
 
 type rebuildFunc struct{ l *loader }
