@@ -1,6 +1,6 @@
 // app.js — the page: the embedded demo (or the user's model and images), the controls, the
 // results and the charts. All computation happens in the fourbit module's Worker.
-import { FourBit } from './fourbit.js';
+import { FourBitPool } from './fourbit.js';
 
 const $ = (id) => document.getElementById(id);
 const Chart = globalThis.Chart;
@@ -306,7 +306,8 @@ async function readFolder(files) {
 
 async function main() {
   try {
-    state.fb = await FourBit.create();
+    // One module per core (up to 4): evaluation fans out over them.
+    state.fb = await FourBitPool.create({ size: Math.min(navigator.hardwareConcurrency || 2, 4) });
     await loadDemo();
     window.fourbitPage.ready = true;
   } catch (e) {

@@ -109,3 +109,69 @@ const progressMarker = Symbol('progress');
 function reject(message) {
   return Promise.reject(new Error(message));
 }
+
+// FourBitPool runs n modules (one Worker each) to use all cores. load, calibrate and
+// quantize go to every module — fourbit is deterministic, so they all hold the same state —
+// and evaluate splits the images between them and merges the counts, giving exactly the
+// numbers of a single module. The other calls go to the first module.
+export class FourBitPool {
+  static async create({ size, workers } = {}) {
+    const n = workers ? workers.length : Math.max(1, size || (globalThis.navigator && navigator.hardwareConcurrency) || 2);
+    const members = await Promise.all(Array.from({ length: n }, (_, i) => FourBit.create(workers ? { worker: workers[i] } : {})));
+    return new FourBitPool(members);
+  }
+
+  constructor(members) {
+    this.members = members;
+  }
+
+  get size() { return this.members.length; }
+
+  async #all(fn) {
+    const out = await Promise.all(this.members.map(fn));
+    return out[0];
+  }
+
+  load(bytes) { return this.#all((m) => m.load(bytes)); }
+  calibrate(images, onProgress) { return this.#all((m, i) => m.calibrate(images, i === 0 ? onProgress : undefined)); }
+  quantize(options) { return this.#all((m) => m.quantize(options)); }
+  defaults() { return this.members[0].defaults(); }
+  info() { return this.members[0].info(); }
+  infer(image, k) { return this.members[0].infer(image, k); }
+  channel(layer, c) { return this.members[0].channel(layer, c); }
+  rows(bits) { return this.members[0].rows(bits); }
+  exportModel() { return this.members[0].exportModel(); }
+
+  async evaluate(images, labels, onProgress, opts = {}) {
+    if (!Array.isArray(images)) throw new Error('evaluate: images must be an array');
+    labels = Array.from(labels || []);
+    const n = Math.min(this.members.length, Math.max(1, images.length));
+    const done = new Array(n).fill(0);
+    const totals = new Array(n).fill(0);
+    const parts = await Promise.all(Array.from({ length: n }, (_, i) => {
+      const lo = Math.floor((i * images.length) / n);
+      const hi = Math.floor(((i + 1) * images.length) / n);
+      return this.members[i].evaluate(images.slice(lo, hi), labels.slice(lo, hi), (d, t) => {
+        done[i] = d;
+        totals[i] = t;
+        if (onProgress) onProgress(done.reduce((a, b) => a + b, 0), totals.reduce((a, b) => a + b, 0));
+      }, opts);
+    }));
+    const merge = (key) => {
+      if (!parts[0][key]) return undefined;
+      const images = parts.reduce((s, p) => s + p[key].images, 0);
+      const count = (field) => parts.reduce((s, p) => s + Math.round((p[key][field] * p[key].images) / 100), 0);
+      const seconds = Math.max(...parts.map((p) => p[key].seconds));
+      return { images, top1: (100 * count('top1')) / images, top5: (100 * count('top5')) / images, seconds,
+        images_per_sec: seconds > 0 ? images / seconds : 0 };
+    };
+    const rep = { fp32: merge('fp32'), quantized: merge('quantized'), agreement: 0 };
+    if (rep.quantized) {
+      const same = parts.reduce((s, p) => s + Math.round((p.agreement * p.fp32.images) / 100), 0);
+      rep.agreement = (100 * same) / rep.fp32.images;
+    }
+    return rep;
+  }
+
+  terminate() { for (const m of this.members) m.terminate(); }
+}

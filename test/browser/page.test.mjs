@@ -54,8 +54,14 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
       fb.terminate();
     }
 
-    // Drop an image (any size): predictions of both networks.
-    await page.setInputFiles('#image-file', join(root, 'testdata/cifar10-png/test/cat', readdirSync(join(root, 'testdata/cifar10-png/test/cat')).sort()[0]));
+    // Drop an image on the drop zone: predictions of both networks.
+    const catFile = readdirSync(join(root, 'testdata/cifar10-png/test/cat')).sort()[0];
+    const catBytes = [...readFileSync(join(root, 'testdata/cifar10-png/test/cat', catFile))];
+    await page.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'cat.png', { type: 'image/png' }));
+      document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, catBytes);
     await page.waitForFunction(() => window.fourbitPage.lastPrediction, null, { timeout: 60000 });
     const pred = await page.evaluate(() => window.fourbitPage.lastPrediction);
     assert.equal(pred.fp32.length, 3);

@@ -4,22 +4,30 @@ import { Worker } from 'node:worker_threads';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FourBit } from '../../www/fourbit.js';
+import { FourBit, FourBitPool } from '../../www/fourbit.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const dataDir = process.env.FOURBIT_DATA || join(root, '..', 'shared', 'data');
 export const hasData = existsSync(join(dataDir, 'cifar10-png', 'test'));
 
-export async function startModule() {
+// nodeWorker starts fourbit.wasm in a worker thread behind a Web-Worker-like shim.
+export function nodeWorker() {
   const w = new Worker(new URL('./worker.mjs', import.meta.url), {
     workerData: { wasm: join(root, 'www', 'fourbit.wasm') },
   });
-  const shim = {
+  return {
     postMessage: (m) => w.postMessage(m),
     addEventListener: (_type, f) => w.on('message', (data) => f({ data })),
     terminate: () => w.terminate(),
   };
-  return FourBit.create({ worker: shim });
+}
+
+export async function startModule() {
+  return FourBit.create({ worker: nodeWorker() });
+}
+
+export async function startPool(n) {
+  return FourBitPool.create({ workers: Array.from({ length: n }, nodeWorker) });
 }
 
 // folderImages returns the first `limit` images of an image folder as {bytes} objects and

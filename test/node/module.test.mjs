@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, dataDir, hasData, startModule, folderImages } from './helpers.mjs';
+import { root, dataDir, hasData, startModule, startPool, folderImages } from './helpers.mjs';
 
 const fourbitCLI = join(root, 'bin', 'fourbit');
 
@@ -96,4 +96,28 @@ test('bad input from JavaScript rejects with a message and the next call works',
   } finally {
     fb.terminate();
   }
+});
+
+test('a pool of two workers evaluates exactly as one module', async () => {
+  const model = new Uint8Array(readFileSync(join(root, 'testdata/cifar10-resnet/resnet20-12fca82f.th')));
+  const calib = folderImages(join(root, 'testdata/cifar10-png/calib'), 48);
+  const tests = folderImages(join(root, 'testdata/cifar10-png/test'), 101);
+  const run = async (fb) => {
+    try {
+      await fb.load(model);
+      await fb.calibrate(calib.images);
+      await fb.quantize({});
+      return await fb.evaluate(tests.images, tests.labels);
+    } finally {
+      fb.terminate();
+    }
+  };
+  const one = await run(await startModule());
+  const pool = await run(await startPool(2));
+  for (const key of ['fp32', 'quantized']) {
+    assert.equal(pool[key].images, one[key].images);
+    assert.equal(pool[key].top1, one[key].top1);
+    assert.equal(pool[key].top5, one[key].top5);
+  }
+  assert.equal(pool.agreement, one.agreement);
 });
