@@ -37,6 +37,17 @@ type Options struct {
 	Keep8Bit bool `json:"keep_8bit"`
 	// CalibImages is how many calibration images to use.
 	CalibImages int `json:"calib_images"`
+	// Keep overrides named layers (conv/linear node names, as `fourbit info` prints them):
+	// other bit widths for their weights and output activations, or float.
+	Keep map[string]Keep `json:"keep,omitempty"`
+}
+
+// Keep is a per-layer override: WeightBits and ActBits (0 = the global width), or Float to
+// leave the layer's weights and its output unquantized.
+type Keep struct {
+	WeightBits int  `json:"wbits,omitempty"`
+	ActBits    int  `json:"abits,omitempty"`
+	Float      bool `json:"float,omitempty"`
 }
 
 // DefaultOptions is the paper's W4A4 protocol with all three methods: per-channel weights and
@@ -102,6 +113,11 @@ func (o Options) resolve() (resolved, error) {
 	case "", "sigma", "b":
 	default:
 		return r, fmt.Errorf("PCBA prior %q (want sigma or b)", o.PCBAPrior)
+	}
+	for name, k := range o.Keep {
+		if k.WeightBits < 0 || k.WeightBits > quant.MaxBits || k.ActBits < 0 || k.ActBits > quant.MaxBits {
+			return r, fmt.Errorf("keep %s: bits must be 1..%d", name, quant.MaxBits)
+		}
 	}
 	if o.CalibImages < 1 || o.CalibImages > 1<<20 {
 		return r, fmt.Errorf("calibration images %d outside 1..%d", o.CalibImages, 1<<20)

@@ -3,6 +3,8 @@ package ptq
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"fourbit/nn"
 	"fourbit/quant"
@@ -67,6 +69,9 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 	}
 	plan := &Plan{Options: opts}
 	replace := map[string]nn.Op{}
+	if err := checkKeep(g, opts.Keep); err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
+	}
 	for _, n := range g.Nodes {
 		var w []float32
 		var out int
@@ -78,12 +83,19 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		default:
 			continue
 		}
+		keep := opts.Keep[n.Name]
+		if keep.Float {
+			continue
+		}
 		bits := r.WeightBits
 		first := len(n.Inputs) == 1 && n.Inputs[0] == g.Input()
 		if first && r.Keep8Bit {
 			bits = 8
 		}
-		wp, q, err := quantizeWeights(w, out, bits, r, first && r.Keep8Bit)
+		if keep.WeightBits > 0 {
+			bits = keep.WeightBits
+		}
+		wp, q, err := quantizeWeights(w, out, bits, r, (first && r.Keep8Bit) || keep.WeightBits > 0)
 		if err != nil {
 			return nil, fmt.Errorf("quantize %s weights: %w", n.Name, err)
 		}
@@ -97,6 +109,9 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		}
 	}
 	for _, p := range cal.Points {
+		if opts.Keep[p.Layer].Float {
+			continue
+		}
 		ap, err := quantizeActs(p, cal, r)
 		if err != nil {
 			return nil, fmt.Errorf("quantize %s activations: %w", p.Node, err)
@@ -214,6 +229,9 @@ func quantizeActs(p Point, cal *Calibration, r resolved) (ActPlan, error) {
 	case p.Last && r.Keep8Bit:
 		bits = 8
 	}
+	if k := r.Keep[p.Layer].ActBits; k > 0 && !p.Pool {
+		bits = k
+	}
 	ap.PerChannel = perChannel
 	sums := []quant.Summary{st.PerTensor}
 	if perChannel {
@@ -237,7 +255,7 @@ func quantizeActs(p Point, cal *Calibration, r resolved) (ActPlan, error) {
 	for c := range ap.Bits {
 		ap.Bits[c] = bits
 	}
-	if r.PCBAActs && perChannel && bits == r.ActBits && len(sums) > 1 {
+	if r.PCBAActs && perChannel && !p.Pool && !(p.Last && r.Keep8Bit) && len(sums) > 1 {
 		var err error
 		if ap.Bits, err = quant.AllocateBits(pcbaAlphas(fit, r.PCBAPrior), float64(bits), 0, quant.MaxBits); err != nil {
 			return ap, err
@@ -292,4 +310,28 @@ func (q *Quantized) Hook() nn.Hook {
 		l := quant.Layout{Outer: batch, Channels: ap.channels, Inner: len(out) / (batch * ap.channels)}
 		return quant.FakeQuantChannels(out, l, ap.quantizers)
 	}
+}
+
+// Layers returns the names of g's quantizable layers: convolutions, linear layers and the
+// pooling nodes whose outputs are quantized.
+func Layers(g *nn.Graph) []string {
+	var out []string
+	for _, n := range g.Nodes {
+		switch n.Op.(type) {
+		case *nn.Conv, *nn.Linear, nn.Pool, nn.GlobalAvgPool:
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// checkKeep rejects overrides of names that are not quantizable layers, listing the valid ones.
+func checkKeep(g *nn.Graph, keep map[string]Keep) error {
+	valid := Layers(g)
+	for name := range keep {
+		if !slices.Contains(valid, name) {
+			return fmt.Errorf("keep: no layer %q; the layers are: %s", name, strings.Join(valid, ", "))
+		}
+	}
+	return nil
 }

@@ -103,6 +103,9 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "evaluate only the first N images")
 	asJSON := fs.Bool("json", false, "print JSON")
 	outFile := fs.String("out", "", "write the quantized model to this file (fourbit-quantized/1 JSON)")
+	keep := keepFlag{}
+	fs.Var(keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=float (repeatable; names from fourbit info)")
+	budget := fs.Float64("budget", 0, "automatic mixed precision: raise the most sensitive layers to 8 bits within this mean weight width (needs --data)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -112,6 +115,10 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	if *calibDir == "" {
 		return usageError{fmt.Errorf("--calib is required")}
 	}
+	if *budget != 0 && (*data == "" || *budget < 1 || *budget > 8) {
+		return usageError{fmt.Errorf("--budget needs --data (sensitivity is measured on it) and a value in 1..8")}
+	}
+	opts.Keep = keep
 	g, src, err := loadModelAndData(*modelPath, *data, *limit)
 	if err != nil {
 		return err
@@ -119,6 +126,15 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	cal, err := calibrate(g, *calibDir, opts, stderr)
 	if err != nil {
 		return err
+	}
+	if *budget != 0 {
+		sens, _, err := ptq.LayerSensitivity(g, cal, src, opts, *limit, progressBar(stderr, "sensitivity"))
+		if err != nil {
+			return err
+		}
+		var raised []string
+		opts, _, raised = ptq.RaiseWithin(g, opts, sens, *budget)
+		fmt.Fprintf(stderr, "budget %.2f bits: layers raised to 8 bits: %s\n", *budget, strings.Join(raised, ", "))
 	}
 	q, err := ptq.Quantize(g, cal, opts)
 	if err != nil {

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"fourbit/internal/testenv"
+	"fourbit/ptq"
+)
+
+func TestDebugAndSensitivityCommands(t *testing.T) {
+	model, calib, test := testenv.ResNet20(), testenv.Asset("cifar10-png/calib"), testenv.Asset("cifar10-png/test")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"debug", "--model", model, "--calib", calib, "--calib-images", "32", "--images", "10", "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("debug: exit %d: %s", code, errOut.String())
+	}
+	var errs []ptq.LayerError
+	if err := json.Unmarshal(out.Bytes(), &errs); err != nil || len(errs) < 20 {
+		t.Fatalf("debug: %d rows, %v", len(errs), err)
+	}
+	for i := 1; i < len(errs); i++ {
+		if errs[i-1].SQNR != nil && errs[i].SQNR != nil && *errs[i-1].SQNR > *errs[i].SQNR {
+			t.Errorf("debug rows not worst first at %d", i)
+		}
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"sensitivity", "--model", model, "--calib", calib, "--calib-images", "32", "--data", test,
+		"--limit", "30", "--curve", "4,8", "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("sensitivity: exit %d: %s", code, errOut.String())
+	}
+	var sens sensitivityOutput
+	if err := json.Unmarshal(out.Bytes(), &sens); err != nil || len(sens.Layers) != 21 || len(sens.Curve) != 2 {
+		t.Fatalf("sensitivity: %+v %v", sens, err)
+	}
+	if sens.Curve[0].MeanBits > 4.01 || sens.Curve[1].MeanBits < 7.9 || len(sens.Curve[1].Raised) != 19 {
+		t.Errorf("budget curve %+v", sens.Curve)
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"quantize", "--model", model, "--calib", calib, "--calib-images", "16", "--keep", "layer9.conv=float"}, "the layers are: conv1"},
+		{[]string{"quantize", "--model", model, "--calib", calib, "--keep", "conv1=12"}, "bits must be 1..8"},
+		{[]string{"quantize", "--model", model, "--calib", calib, "--budget", "4.5"}, "--budget needs --data"},
+	} {
+		out.Reset()
+		errOut.Reset()
+		if code := run(tc.args, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errOut.String())
+		}
+	}
+}

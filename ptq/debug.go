@@ -1,0 +1,255 @@
+package ptq
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"fourbit/nn"
+)
+
+// LayerError compares one quantized activation with its float counterpart on the same
+// images. SQNR is 10·log10(Σx² / Σ(x − x̂)²) in dB; it is absent (nil) when the activation is
+// exact — an unquantized node, or a layer kept in float with nothing quantized before it.
+type LayerError struct {
+	Layer  string   `json:"layer"`
+	Node   string   `json:"node"`
+	SQNR   *float64 `json:"sqnr_db"`
+	Cosine float64  `json:"cosine"`
+	RelMSE float64  `json:"rel_mse"` // Σ(x − x̂)² / Σx²
+	// The same with only the weights quantized (activations float), and with only the
+	// activations quantized (weights float): which of the two hurts this layer.
+	SQNRWeights *float64 `json:"sqnr_weights_db"`
+	SQNRActs    *float64 `json:"sqnr_acts_db"`
+}
+
+type errAcc struct{ xx, dd, xy, yy float64 }
+
+func (a *errAcc) add(x, y []float32) {
+	for i := range x {
+		xf, yf := float64(x[i]), float64(y[i])
+		a.xx += xf * xf
+		a.yy += yf * yf
+		a.xy += xf * yf
+		a.dd += (xf - yf) * (xf - yf)
+	}
+}
+
+func (a *errAcc) sqnr() *float64 {
+	if a.dd == 0 {
+		return nil
+	}
+	v := 10 * math.Log10(a.xx/a.dd)
+	return &v
+}
+
+// Debug runs the float network and three quantized variants (all quantized, weights only,
+// activations only) side by side on the first n images of src, and returns, for every
+// quantization point, how far the quantized activation is from the float one, worst first.
+// Memory stays bounded: one batch of activations at a time.
+func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int) ([]LayerError, error) {
+	q, err := Quantize(g, cal, opts)
+	if err != nil {
+		return nil, err
+	}
+	if n <= 0 || n > src.Len() {
+		n = src.Len()
+	}
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	// The node of each point: the quantized output, or the layer's output when it is float.
+	nodeOf := map[string]string{}
+	for _, p := range cal.Points {
+		node := p.Layer
+		if p.Relu != "" && opts.HalfRange {
+			node = p.Relu
+		}
+		nodeOf[node] = p.Layer
+	}
+	full, wOnly, aOnly := map[string]*errAcc{}, map[string]*errAcc{}, map[string]*errAcc{}
+	for node := range nodeOf {
+		full[node], wOnly[node], aOnly[node] = &errAcc{}, &errAcc{}, &errAcc{}
+	}
+	per := nn.Size(g.Input().Shape)
+	buf := make([]float32, batch*per)
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		x := buf[:(hi-lo)*per]
+		if _, err := src.Load(x, lo, hi); err != nil {
+			return nil, err
+		}
+		ref := map[string][]float32{}
+		if _, err := g.Forward(x, hi-lo, func(nd *nn.Node, out []float32, _ int) error {
+			if _, ok := nodeOf[nd.Name]; ok {
+				ref[nd.Name] = append([]float32(nil), out...)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		compare := func(accs map[string]*errAcc, quantize nn.Hook) nn.Hook {
+			return func(nd *nn.Node, out []float32, b int) error {
+				if quantize != nil {
+					if err := quantize(nd, out, b); err != nil {
+						return err
+					}
+				}
+				if a, ok := accs[nd.Name]; ok {
+					a.add(ref[nd.Name], out)
+				}
+				return nil
+			}
+		}
+		for _, run := range []struct {
+			graph *nn.Graph
+			hook  nn.Hook
+		}{{q.Graph, compare(full, q.Hook())}, {q.Graph, compare(wOnly, nil)}, {g, compare(aOnly, q.Hook())}} {
+			if _, err := run.graph.Forward(x, hi-lo, run.hook); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []LayerError
+	for node, layer := range nodeOf {
+		a := full[node]
+		le := LayerError{Layer: layer, Node: node, SQNR: a.sqnr(), SQNRWeights: wOnly[node].sqnr(), SQNRActs: aOnly[node].sqnr()}
+		if a.xx > 0 {
+			le.RelMSE = a.dd / a.xx
+		}
+		if a.xx > 0 && a.yy > 0 {
+			le.Cosine = a.xy / math.Sqrt(a.xx*a.yy)
+		} else if a.dd == 0 {
+			le.Cosine = 1
+		}
+		out = append(out, le)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		si, sj := out[i].SQNR, out[j].SQNR
+		switch {
+		case si == nil || sj == nil:
+			return sj == nil && si != nil
+		case *si != *sj:
+			return *si < *sj
+		}
+		return out[i].Node < out[j].Node
+	})
+	return out, nil
+}
+
+// Sensitivity is the effect of quantizing one layer alone (all others float).
+type Sensitivity struct {
+	Layer     string  `json:"layer"`
+	Top1      float64 `json:"top1"`
+	Agreement float64 `json:"agreement"` // % of images with the float network's prediction
+	Drop      float64 `json:"drop"`      // FP32 top-1 − this top-1
+}
+
+// LayerSensitivity quantizes one layer at a time (its weights and its output activation;
+// every other layer kept float) and measures top-1 and agreement with FP32 on the first limit
+// images of src; the most sensitive layer comes first.
+func LayerSensitivity(g *nn.Graph, cal *Calibration, src Source, opts Options, limit int, progress Progress) ([]Sensitivity, *EvalResult, error) {
+	fp, err := Evaluate(g, src, limit, 0, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	layers := Layers(g)
+	var out []Sensitivity
+	for i, layer := range layers {
+		o := opts
+		o.Keep = map[string]Keep{}
+		for _, other := range layers {
+			if other != layer {
+				o.Keep[other] = Keep{Float: true}
+			}
+		}
+		q, err := Quantize(g, cal, o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sensitivity of %s: %w", layer, err)
+		}
+		res, err := Evaluate(q.Graph, src, limit, 0, q.Hook(), nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, Sensitivity{Layer: layer, Top1: res.Top1, Agreement: Agreement(fp, res), Drop: fp.Top1 - res.Top1})
+		if progress != nil {
+			progress(i+1, len(layers))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Agreement < out[j].Agreement })
+	return out, fp, nil
+}
+
+// BudgetPoint is one point of the accuracy-vs-size curve of the automatic mixed precision.
+type BudgetPoint struct {
+	Budget    float64  `json:"budget"`    // the allowed mean weight bits
+	MeanBits  float64  `json:"mean_bits"` // mean weight bits reached, over parameters
+	Raised    []string `json:"raised"`    // layers raised to 8 bits
+	Top1      float64  `json:"top1"`      // on the evaluation images
+	Agreement float64  `json:"agreement"` // with FP32
+}
+
+// RaiseWithin returns the options that raise the most sensitive layers (sens, most sensitive
+// first) to 8-bit weights and activations, in that order, while the mean weight bits over all
+// quantized parameters stays within budget; layers that would overrun it are skipped.
+func RaiseWithin(g *nn.Graph, opts Options, sens []Sensitivity, budget float64) (Options, float64, []string) {
+	params, width := map[string]int{}, map[string]int{}
+	total, bits := 0, 0.0
+	for _, n := range g.Nodes {
+		var p int
+		switch op := n.Op.(type) {
+		case *nn.Conv:
+			p = len(op.W)
+		case *nn.Linear:
+			p = len(op.W)
+		default:
+			continue
+		}
+		params[n.Name] = p
+		total += p
+		w := opts.WeightBits
+		if len(n.Inputs) == 1 && n.Inputs[0] == g.Input() && opts.Keep8Bit {
+			w = 8
+		}
+		width[n.Name] = w
+		bits += float64(p * w)
+	}
+	out := opts
+	out.Keep = map[string]Keep{}
+	for k, v := range opts.Keep {
+		out.Keep[k] = v
+	}
+	var raised []string
+	for _, s := range sens {
+		p, ok := params[s.Layer]
+		if !ok {
+			continue
+		}
+		add := float64(p * (8 - width[s.Layer]))
+		if add <= 0 || (bits+add)/float64(total) > budget+1e-9 {
+			continue
+		}
+		bits += add
+		out.Keep[s.Layer] = Keep{WeightBits: 8, ActBits: 8}
+		raised = append(raised, s.Layer)
+	}
+	return out, bits / float64(total), raised
+}
+
+// BudgetCurve measures RaiseWithin at each budget on the first limit images of src.
+func BudgetCurve(g *nn.Graph, cal *Calibration, src Source, opts Options, sens []Sensitivity, fp *EvalResult, budgets []float64, limit int) ([]BudgetPoint, error) {
+	var out []BudgetPoint
+	for _, b := range budgets {
+		o, mean, raised := RaiseWithin(g, opts, sens, b)
+		q, err := Quantize(g, cal, o)
+		if err != nil {
+			return nil, err
+		}
+		res, err := Evaluate(q.Graph, src, limit, 0, q.Hook(), nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, BudgetPoint{Budget: b, MeanBits: mean, Raised: raised, Top1: res.Top1, Agreement: Agreement(fp, res)})
+	}
+	return out, nil
+}
