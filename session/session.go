@@ -322,3 +322,17 @@ func (s *Session) Rows(bits string) ([]RowOptions, error) {
 	}
 	return out, nil
 }
+
+// Debug compares every quantized activation of the current quantization with the float
+// network on the images (ptq.Debug): SQNR, cosine, relative MSE, worst first.
+func (s *Session) Debug(imgs []Image) (errs []ptq.LayerError, err error) {
+	defer guard(&err)
+	if s.q == nil {
+		return nil, fmt.Errorf("%w: quantize first", ErrState)
+	}
+	src, err := s.source(imgs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("debug: %w", err)
+	}
+	return ptq.Debug(s.g, s.cal, src, s.q.Plan.Options, len(imgs), s.batch)
+}

@@ -32,6 +32,17 @@ func main() {
 		"defaults":  func([]js.Value) (any, error) { return defaultOptions(), nil },
 		"export":    func([]js.Value) (any, error) { return s.Export() },
 		"rows":      func(a []js.Value) (any, error) { return rows(s, a) },
+		"debug": func(a []js.Value) (any, error) {
+			v, err := arg(a, 0, "images")
+			if err != nil {
+				return nil, err
+			}
+			imgs, err := images(v)
+			if err != nil {
+				return nil, err
+			}
+			return s.Debug(imgs)
+		},
 	}
 	obj := js.Global().Get("Object").New()
 	for name, fn := range api {

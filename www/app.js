@@ -15,6 +15,8 @@ const state = {
   plan: null,
   charts: {},
   busy: false,
+  keep: {}, // layer name → {wbits: 8, abits: 8}, from clicks on the per-layer table
+  sqnr: new Map(), // layer → SQNR of its output, from "Find what breaks"
 };
 
 // Everything the page shows after a run, for tests and curious users.
@@ -54,7 +56,7 @@ async function busy(fn) {
   if (state.busy) return;
   state.busy = true;
   clearError();
-  for (const id of ['run', 'compare', 'download']) $(id).disabled = true;
+  for (const id of ['run', 'compare', 'download', 'debug']) $(id).disabled = true;
   try {
     await fn();
   } catch (e) {
@@ -63,7 +65,7 @@ async function busy(fn) {
   } finally {
     state.busy = false;
     $('run').disabled = $('compare').disabled = !state.fb || state.test.length === 0;
-    $('download').disabled = !state.plan;
+    $('download').disabled = $('debug').disabled = !state.plan;
   }
 }
 
@@ -97,6 +99,7 @@ function options() {
     pcba_w: $('pcba_w').checked, pcba_a: $('pcba_a').checked,
     bias_correct: $('bias_correct').value,
     calib_images: state.calib.length,
+    keep: state.keep,
   };
 }
 
@@ -111,6 +114,7 @@ async function run() {
   await calibrateOnce();
   setStatus('quantizing…');
   state.plan = await state.fb.quantize(options());
+  state.sqnr = new Map();
   const rep = await state.fb.evaluate(state.test, state.labels, progress('evaluating FP32 and quantized'));
   const seconds = (performance.now() - t0) / 1000;
   const o = state.plan.options;
@@ -130,7 +134,11 @@ async function run() {
 
 function showLayers(plan) {
   const acts = new Map(plan.activations.map((a) => [a.layer, a]));
-  const worst = new Set([...plan.activations].sort((a, b) => b.mse - a.mse).slice(0, 3).map((a) => a.layer));
+  // The worst three: by SQNR once "Find what breaks" ran, else by activation MSE.
+  const ranked = state.sqnr.size
+    ? [...state.sqnr.entries()].filter(([, v]) => v !== null).sort((a, b) => a[1] - b[1]).map(([l]) => l)
+    : [...plan.activations].sort((a, b) => b.mse - a.mse).map((a) => a.layer);
+  const worst = new Set(ranked.slice(0, 3));
   const body = $('layers').tBodies[0];
   body.replaceChildren();
   const select = $('layer-select');
@@ -143,9 +151,19 @@ function showLayers(plan) {
     for (const v of [w.layer, w.mean_bits.toFixed(2), w.mse.toExponential(2), a.quantized || '',
       a.mean_bits !== undefined ? a.mean_bits.toFixed(2) : '',
       a.range_lo !== undefined ? `[${a.range_lo.toFixed(2)}, ${a.range_hi.toFixed(2)}]` : '',
-      a.mse !== undefined ? a.mse.toExponential(2) : '']) {
+      a.mse !== undefined ? a.mse.toExponential(2) : '',
+      state.sqnr.has(w.layer) ? (state.sqnr.get(w.layer) === null ? 'exact' : state.sqnr.get(w.layer).toFixed(1)) : '']) {
       tr.insertCell().textContent = v;
     }
+    if (state.keep[w.layer]) tr.classList.add('kept');
+    tr.title = 'click: keep this layer at 8 bits in the next run';
+    tr.addEventListener('click', () => {
+      if (state.keep[w.layer]) delete state.keep[w.layer];
+      else state.keep[w.layer] = { wbits: 8, abits: 8 };
+      tr.classList.toggle('kept', !!state.keep[w.layer]);
+      const names = Object.keys(state.keep);
+      $('keep-status').textContent = names.length ? `Kept at 8 bits in the next run: ${names.join(', ')}.` : 'Click a layer to keep it at 8 bits in the next run.';
+    });
     const opt = document.createElement('option');
     opt.value = opt.textContent = w.layer;
     select.append(opt);
@@ -221,6 +239,16 @@ async function showChannel() {
     },
     options: { scales: { x: { title: { display: true, text: 'output channel' } } }, plugins: { title: { display: true, text: `Per-channel weight mean of ${layer}` } } },
   });
+}
+
+async function findWhatBreaks() {
+  setStatus('comparing every layer with the float network…');
+  const errs = await state.fb.debug(state.test.slice(0, 32));
+  state.sqnr = new Map(errs.map((e) => [e.layer, e.sqnr_db]));
+  showLayers(state.plan);
+  const worst = errs.filter((e) => e.sqnr_db !== null).slice(0, 3).map((e) => `${e.layer} (${e.sqnr_db.toFixed(1)} dB)`);
+  setStatus(`worst layers: ${worst.join(', ')} — click one to keep it at 8 bits, then Run`);
+  window.fourbitPage.lastDebug = errs;
 }
 
 async function compare() {
@@ -316,6 +344,7 @@ async function main() {
   $('run').disabled = $('compare').disabled = !state.fb || state.test.length === 0;
   $('run').addEventListener('click', () => busy(run));
   $('compare').addEventListener('click', () => busy(compare));
+  $('debug').addEventListener('click', () => busy(findWhatBreaks));
   $('download').addEventListener('click', () => busy(async () => {
     const bytes = await state.fb.exportModel();
     const a = document.createElement('a');

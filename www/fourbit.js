@@ -87,6 +87,14 @@ export class FourBit {
     return this.#call('evaluate', [images, Array.from(labels || []), progressMarker, skipFP32], onProgress);
   }
 
+  // debug compares every quantized activation with the float network on the images:
+  // [{layer, node, sqnr_db, sqnr_weights_db, sqnr_acts_db, cosine, rel_mse}], worst first
+  // (sqnr_db is null where the activation is exact).
+  debug(images) {
+    if (!Array.isArray(images)) return reject('debug: images must be an array');
+    return this.#call('debug', [images]);
+  }
+
   // rows returns the paper's table rows at a bit setting ("W4A4") as {name, options}.
   rows(bits = 'W4A4') { return this.#call('rows', [bits]); }
 
@@ -140,6 +148,7 @@ export class FourBitPool {
   infer(image, k) { return this.members[0].infer(image, k); }
   channel(layer, c) { return this.members[0].channel(layer, c); }
   rows(bits) { return this.members[0].rows(bits); }
+  debug(images) { return this.members[0].debug(images); }
   exportModel() { return this.members[0].exportModel(); }
 
   async evaluate(images, labels, onProgress, opts = {}) {

@@ -82,6 +82,19 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
     const again = await page.evaluate(() => window.fourbitPage.lastRun);
     assert.equal(again.quantized, run.quantized, 'the run after the error gives the same result');
 
+    // Find what breaks, keep the worst layer at 8 bits, run again.
+    await page.click('#debug');
+    await page.waitForFunction(() => window.fourbitPage.lastDebug, null, { timeout: 5 * 60 * 1000 });
+    const worstLayer = await page.evaluate(() => window.fourbitPage.lastDebug.find((e) => e.sqnr_db !== null).layer);
+    await page.click(`#layers tbody tr:has(td:text-is("${worstLayer}"))`);
+    assert.ok(await page.locator('#layers tbody tr.kept').count() === 1, 'the clicked layer is marked');
+    await page.evaluate(() => { window.fourbitPage.lastRun = null; });
+    await page.click('#run');
+    await page.waitForFunction(() => window.fourbitPage.lastRun, null, { timeout: 15 * 60 * 1000 });
+    const kept = await page.evaluate(() => window.fourbitPage.lastRun.options.keep);
+    assert.deepEqual(Object.keys(kept), [worstLayer]);
+    console.log(`kept ${worstLayer} at 8 bits: W4A4 top-1 ${(await page.evaluate(() => window.fourbitPage.lastRun.quantized)).toFixed(2)}%`);
+
     assert.deepEqual(foreign, [], 'no request left the page\'s origin');
     assert.deepEqual(pageErrors, [], 'no uncaught errors on the page');
   } finally {

@@ -88,6 +88,8 @@ test('bad input from JavaScript rejects with a message and the next call works',
     const view = await fb.channel('layer1.0.conv1', 2);
     assert.ok(view.counts.length > 0 && view.mse_analytic.length === 40);
     await assert.rejects(fb.channel('nope', 0), /no quantized activation/);
+    const errs = await fb.debug([img]);
+    assert.ok(errs.length > 20 && 'sqnr_db' in errs[0]);
     const exported = await fb.exportModel();
     assert.ok(exported instanceof Uint8Array && exported.length > 100000);
     const doc = JSON.parse(new TextDecoder().decode(exported));
