@@ -6,18 +6,11 @@ import (
 	"testing"
 )
 
-// resnet20Convs are the distinct 3×3 convolution shapes of ResNet-20 on 32×32 CIFAR images.
-var resnet20Convs = []ConvParams{
-	{InC: 16, InH: 32, InW: 32, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
-	{InC: 32, InH: 16, InW: 16, OutC: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
-	{InC: 64, InH: 8, InW: 8, OutC: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
-}
-
 // BenchmarkConvF32 reports GOPS (2 ops per multiply-add) of the float conv, one image at a
 // time on one goroutine, for ResNet-20's layer shapes.
 func BenchmarkConvF32(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, p := range resnet20Convs {
+	for _, p := range ResNet20Convs {
 		b.Run(fmt.Sprintf("%dx%dx%d", p.InC, p.InH, p.InW), func(b *testing.B) {
 			c, _ := NewConv(p, randSlice(r, p.OutC*p.InC*9), nil)
 			src := randSlice(r, p.InC*p.InH*p.InW)

@@ -53,3 +53,14 @@ func TestDebugAndSensitivityCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"bench", "--model", testenv.ResNet20(), "--calib", testenv.Asset("cifar10-png/calib"), "--seconds", "0.05", "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var b benchOutput
+	if err := json.Unmarshal(out.Bytes(), &b); err != nil || len(b.Conv) != 3 || !(b.FP32ImagesSec > 0) || !(b.W4A4ImagesSec > 0) {
+		t.Errorf("bench output %+v %v", b, err)
+	}
+}
