@@ -109,11 +109,11 @@ cmd_test() {
   fi
   go vet ./...
   log "go test (native)"
-  go test -count=1 ./...
+  go test -count=1 -timeout 40m ./...
   run_fuzz "${FUZZTIME:-5}"
   ensure_node
   log "go test (GOOS=js GOARCH=wasm, under Node)"
-  GOOS=js GOARCH=wasm go test -count=1 -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" \
+  GOOS=js GOARCH=wasm go test -count=1 -timeout 30m -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" \
     ./quant/... ./kernels/... ./nn/... ./formats/... ./dataset/... ./wasm/...
   build_cli
   build_wasm
