@@ -44,5 +44,12 @@ func Load(data []byte) (*nn.Graph, error) {
 	if !legacy && !zipped {
 		return nil, fmt.Errorf("not a model file fourbit can read: expected a PyTorch checkpoint (.th, .pt, .pth)")
 	}
-	return pytorch.Load(data)
+	g, err := pytorch.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.CheckFinite(); err != nil {
+		return nil, err
+	}
+	return g, nil
 }

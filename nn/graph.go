@@ -8,6 +8,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -166,4 +167,28 @@ func (g *Graph) Describe() []NodeInfo {
 		out = append(out, ni)
 	}
 	return out
+}
+
+// CheckFinite reports the first node whose parameters hold NaN or ±Inf: such a model cannot
+// be quantized (or run) meaningfully, and loaders reject it with this error.
+func (g *Graph) CheckFinite() error {
+	for _, n := range g.Nodes {
+		var params map[string][]float32
+		switch op := n.Op.(type) {
+		case *Conv:
+			params = map[string][]float32{"weights": op.W, "bias": op.B}
+		case *Linear:
+			params = map[string][]float32{"weights": op.W, "bias": op.B}
+		case *BatchNorm:
+			params = map[string][]float32{"gamma": op.Gamma, "beta": op.Beta, "mean": op.Mean, "variance": op.Var}
+		}
+		for what, xs := range params {
+			for i, x := range xs {
+				if x != x || x > math.MaxFloat32 || x < -math.MaxFloat32 {
+					return fmt.Errorf("%w: node %s: %s[%d] is %v", ErrGraph, n.Name, what, i, x)
+				}
+			}
+		}
+	}
+	return nil
 }
