@@ -107,19 +107,17 @@ func Calibrate(g *nn.Graph, src Source, n, batch int, progress Progress) (*Calib
 		return nil
 	}
 	per := nn.Size(g.Input().Shape)
-	buf := make([]float32, batch*per)
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		x := buf[:(hi-lo)*per]
-		if _, err := src.Load(x, lo, hi); err != nil {
-			return nil, fmt.Errorf("calibrate: %w", err)
-		}
+	err := batches(src, n, batch, per, func(x []float32, _ []int, lo, hi int) error {
 		if _, err := g.Forward(x, hi-lo, hook); err != nil {
-			return nil, fmt.Errorf("calibrate: %w", err)
+			return err
 		}
 		if progress != nil {
 			progress(hi, n)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
 	}
 	cal := &Calibration{Images: n, Points: pts, Stats: map[string]*NodeStats{}}
 	for name, a := range accs {

@@ -72,13 +72,7 @@ func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int
 		full[node], wOnly[node], aOnly[node] = &errAcc{}, &errAcc{}, &errAcc{}
 	}
 	per := nn.Size(g.Input().Shape)
-	buf := make([]float32, batch*per)
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		x := buf[:(hi-lo)*per]
-		if _, err := src.Load(x, lo, hi); err != nil {
-			return nil, err
-		}
+	err = batches(src, n, batch, per, func(x []float32, _ []int, lo, hi int) error {
 		ref := map[string][]float32{}
 		if _, err := g.Forward(x, hi-lo, func(nd *nn.Node, out []float32, _ int) error {
 			if _, ok := nodeOf[nd.Name]; ok {
@@ -86,7 +80,7 @@ func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int
 			}
 			return nil
 		}); err != nil {
-			return nil, err
+			return err
 		}
 		compare := func(accs map[string]*errAcc, quantize nn.Hook) nn.Hook {
 			return func(nd *nn.Node, out []float32, b int) error {
@@ -106,9 +100,13 @@ func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int
 			hook  nn.Hook
 		}{{q.Graph, compare(full, q.Hook())}, {q.Graph, compare(wOnly, nil)}, {g, compare(aOnly, q.Hook())}} {
 			if _, err := run.graph.Forward(x, hi-lo, run.hook); err != nil {
-				return nil, err
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var out []LayerError
 	for node, layer := range nodeOf {

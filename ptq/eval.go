@@ -50,18 +50,11 @@ func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress 
 	res := &EvalResult{Images: n, Predicted: make([]int, 0, n), Labels: make([]int, 0, n)}
 	var top1, top5 int
 	var busy time.Duration
-	buf := make([]float32, batch*per)
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		x := buf[:(hi-lo)*per]
-		labels, err := src.Load(x, lo, hi)
-		if err != nil {
-			return nil, err
-		}
+	err := batches(src, n, batch, per, func(x []float32, labels []int, lo, hi int) error {
 		start := time.Now()
 		out, err := g.Forward(x, hi-lo, hook)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		busy += time.Since(start)
 		for i, label := range labels {
@@ -84,6 +77,10 @@ func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress 
 		if progress != nil {
 			progress(hi, n)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	res.Top1 = 100 * float64(top1) / float64(n)
 	res.Top5 = 100 * float64(top5) / float64(n)
@@ -92,6 +89,24 @@ func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress 
 		res.ImagesPerSec = float64(n) / res.Seconds
 	}
 	return res, nil
+}
+
+// batches loads images [0, n) of src batch by batch into one reused buffer (per values an
+// image) and hands each batch to fn; it is the loop of evaluation, calibration and debugging.
+func batches(src Source, n, batch, per int, fn func(x []float32, labels []int, lo, hi int) error) error {
+	buf := make([]float32, batch*per)
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		x := buf[:(hi-lo)*per]
+		labels, err := src.Load(x, lo, hi)
+		if err != nil {
+			return err
+		}
+		if err := fn(x, labels, lo, hi); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Agreement is the percentage of images on which two evaluations predict the same class.

@@ -33,11 +33,7 @@ func main() {
 		"export":    func([]js.Value) (any, error) { return s.Export() },
 		"rows":      func(a []js.Value) (any, error) { return rows(s, a) },
 		"debug": func(a []js.Value) (any, error) {
-			v, err := arg(a, 0, "images")
-			if err != nil {
-				return nil, err
-			}
-			imgs, err := images(v)
+			imgs, err := imagesArg(a, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -165,12 +161,17 @@ func progressOf(v js.Value) func(done, total int) {
 	return func(done, total int) { v.Invoke(done, total) }
 }
 
-func calibrate(s *session.Session, args []js.Value) (any, error) {
-	v, err := arg(args, 0, "images")
+// imagesArg reads argument i as an array of images.
+func imagesArg(args []js.Value, i int) ([]session.Image, error) {
+	v, err := arg(args, i, "images")
 	if err != nil {
 		return nil, err
 	}
-	imgs, err := images(v)
+	return images(v)
+}
+
+func calibrate(s *session.Session, args []js.Value) (any, error) {
+	imgs, err := imagesArg(args, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +196,7 @@ func quantize(s *session.Session, args []js.Value) (any, error) {
 }
 
 func evaluate(s *session.Session, args []js.Value) (any, error) {
-	v, err := arg(args, 0, "images")
-	if err != nil {
-		return nil, err
-	}
-	imgs, err := images(v)
+	imgs, err := imagesArg(args, 0)
 	if err != nil {
 		return nil, err
 	}
