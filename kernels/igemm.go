@@ -174,3 +174,72 @@ func Im2colI16(dst []int16, src []uint8, zero []int32, icg int, p ConvParams) {
 		}
 	}
 }
+
+// PackedI32 is a row-major M×K int32 matrix packed for GemmI32 (panels of 2 rows, k-major).
+type PackedI32 struct {
+	M, K int
+	Data []int32
+}
+
+// PackI32 packs the row-major M×K matrix a (leading dimension lda).
+func PackI32(a []int32, m, k, lda int) *PackedI32 {
+	panels := (m + mr - 1) / mr
+	p := &PackedI32{M: m, K: k, Data: make([]int32, panels*k*mr)}
+	for ip := 0; ip < panels; ip++ {
+		dst := p.Data[ip*k*mr:]
+		for r := 0; r < mr; r++ {
+			i := ip*mr + r
+			if i >= m {
+				break
+			}
+			for kk, v := range a[i*lda : i*lda+k] {
+				dst[kk*mr+r] = v
+			}
+		}
+	}
+	return p
+}
+
+// GemmI32 computes C = A·B with int64 sums, for int32 weights A (PackI32) and int16 values
+// B (PackBI16 layout), into the row-major int64 matrix c (leading dimension ldc). It is the
+// exact kernel for weights that carry folded per-input-channel scales at 31-bit precision:
+// with |a| < 2^31 and |b| < 2^15 no sum of fewer than 2^17 products can overflow.
+func GemmI32(c []int64, ldc int, a *PackedI32, bp []int16, n int) {
+	k := a.K
+	mPanels := (a.M + mr - 1) / mr
+	nPanels := (n + nr - 1) / nr
+	for ip := 0; ip < mPanels; ip++ {
+		ap := a.Data[ip*k*mr : (ip+1)*k*mr]
+		i0 := ip * mr
+		h := min(mr, a.M-i0)
+		for jp := 0; jp < nPanels; jp++ {
+			var blk [mr * nr]int64
+			microI32(&blk, ap, bp[jp*k*nr:(jp+1)*k*nr], k)
+			j0 := jp * nr
+			w := min(nr, n-j0)
+			for r := 0; r < h; r++ {
+				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], blk[r*nr:r*nr+w])
+			}
+		}
+	}
+}
+
+func microI32(out *[mr * nr]int64, a []int32, b []int16, k int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 int64
+	a = a[:k*mr]
+	b = b[:k*nr]
+	for kk := 0; kk < k; kk++ {
+		a0, a1 := int64(a[kk*mr]), int64(a[kk*mr+1])
+		bv := b[kk*nr : kk*nr+4 : kk*nr+4]
+		x0, x1, x2, x3 := int64(bv[0]), int64(bv[1]), int64(bv[2]), int64(bv[3])
+		c00 += a0 * x0
+		c01 += a0 * x1
+		c02 += a0 * x2
+		c03 += a0 * x3
+		c10 += a1 * x0
+		c11 += a1 * x1
+		c12 += a1 * x2
+		c13 += a1 * x3
+	}
+	*out = [mr * nr]int64{c00, c01, c02, c03, c10, c11, c12, c13}
+}

@@ -69,6 +69,24 @@ func TestGemmI16MatchesReference(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%dx%dx%d: GemmI16 differs from the reference", m, k, n)
 		}
+		// GemmI32: 31-bit weights, int64 sums.
+		w32 := make([]int32, m*k)
+		for i := range w32 {
+			w32[i] = r.Int32() - 1<<30
+		}
+		got64 := make([]int64, m*n)
+		GemmI32(got64, n, PackI32(w32, m, k, k), bp, n)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				var s int64
+				for kk := 0; kk < k; kk++ {
+					s += int64(w32[i*k+kk]) * int64(b[kk*n+j])
+				}
+				if got64[i*n+j] != s {
+					t.Fatalf("%dx%dx%d: GemmI32 [%d,%d] = %d, want %d", m, k, n, i, j, got64[i*n+j], s)
+				}
+			}
+		}
 	}
 }
 

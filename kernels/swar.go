@@ -110,7 +110,34 @@ func microU4(out *[u4mr * u4nr]int32, a []byte, b []uint64, k int) {
 	for k0 := 0; k0 < k; k0 += swarFlush {
 		k1 := min(k, k0+swarFlush)
 		var s00, s01, s10, s11, s20, s21, s30, s31 uint64
-		for kk := k0; kk < k1; kk++ {
+		kk := k0
+		for ; kk+1 < k1; kk += 2 {
+			av := a[2*kk : 2*kk+4 : 2*kk+4]
+			bv := b[2*kk : 2*kk+4 : 2*kk+4]
+			w := uint64(av[0]) | uint64(av[1])<<8
+			b0, b1 := bv[0], bv[1]
+			w0, w1, w2, w3 := w&15, w>>4&15, w>>8&15, w>>12
+			s00 += b0 * w0
+			s01 += b1 * w0
+			s10 += b0 * w1
+			s11 += b1 * w1
+			s20 += b0 * w2
+			s21 += b1 * w2
+			s30 += b0 * w3
+			s31 += b1 * w3
+			w = uint64(av[2]) | uint64(av[3])<<8
+			b0, b1 = bv[2], bv[3]
+			w0, w1, w2, w3 = w&15, w>>4&15, w>>8&15, w>>12
+			s00 += b0 * w0
+			s01 += b1 * w0
+			s10 += b0 * w1
+			s11 += b1 * w1
+			s20 += b0 * w2
+			s21 += b1 * w2
+			s30 += b0 * w3
+			s31 += b1 * w3
+		}
+		for ; kk < k1; kk++ {
 			w := uint64(a[2*kk]) | uint64(a[2*kk+1])<<8
 			b0, b1 := b[2*kk], b[2*kk+1]
 			w0, w1, w2, w3 := w&15, w>>4&15, w>>8&15, w>>12
@@ -151,34 +178,41 @@ func Im2colU4(dst []uint64, colSum []int32, src []uint8, pad uint8, icg int, p C
 	n := oh * ow
 	k := icg * p.KH * p.KW
 	panels := (n + u4nr - 1) / u4nr
-	clear(dst[:panels*k*2])
-	for j := 0; j < n; j++ {
-		jp, c := j/u4nr, j%u4nr
-		panel := dst[jp*k*2 : (jp+1)*k*2]
-		word, shift := c/4, uint(16*(c%4))
-		oy, ox := j/ow, j%ow
-		iy0, ix0 := oy*p.StrideH-p.PadT, ox*p.StrideW-p.PadL
-		kk := 0
-		var sum int32
-		for ci := 0; ci < icg; ci++ {
-			plane := src[ci*p.InH*p.InW : (ci+1)*p.InH*p.InW]
-			for ky := 0; ky < p.KH; ky++ {
-				iy := iy0 + ky*p.DilH
-				rowOK := iy >= 0 && iy < p.InH
-				for kx := 0; kx < p.KW; kx++ {
-					ix := ix0 + kx*p.DilW
-					v := pad
-					if rowOK && ix >= 0 && ix < p.InW {
-						v = plane[iy*p.InW+ix]
+	clear(colSum[:n])
+	pad &= 15
+	kk := 0
+	for ci := 0; ci < icg; ci++ {
+		plane := src[ci*p.InH*p.InW : (ci+1)*p.InH*p.InW]
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				// Row kk of the im2col matrix, eight columns (two words) at a time.
+				oy, ox := 0, 0
+				for jp := 0; jp < panels; jp++ {
+					var w [2]uint64
+					for c := 0; c < u4nr; c++ {
+						j := jp*u4nr + c
+						if j >= n {
+							break
+						}
+						iy := oy*p.StrideH - p.PadT + ky*p.DilH
+						ix := ox*p.StrideW - p.PadL + kx*p.DilW
+						v := pad
+						if iy >= 0 && iy < p.InH && ix >= 0 && ix < p.InW {
+							v = plane[iy*p.InW+ix] & 15
+						}
+						colSum[j] += int32(v)
+						w[c>>2] |= uint64(v) << (16 * uint(c&3))
+						if ox++; ox == ow {
+							ox = 0
+							oy++
+						}
 					}
-					v &= 15
-					sum += int32(v)
-					panel[2*kk+word] |= uint64(v) << shift
-					kk++
+					dst[jp*k*2+2*kk] = w[0]
+					dst[jp*k*2+2*kk+1] = w[1]
 				}
+				kk++
 			}
 		}
-		colSum[j] = sum
 	}
 }
 

@@ -64,6 +64,9 @@ type Conv struct {
 // Kind implements Op.
 func (c *Conv) Kind() string { return "Conv" }
 
+// ConvParams returns the kernel parameters of the convolution on an input of shape in.
+func (c *Conv) ConvParams(in []int) kernels.ConvParams { return c.params(in) }
+
 func (c *Conv) params(in []int) kernels.ConvParams {
 	return kernels.ConvParams{InC: in[0], InH: in[1], InW: in[2], OutC: c.OutC, KH: c.KH, KW: c.KW,
 		StrideH: c.StrideH, StrideW: c.StrideW, DilH: c.DilH, DilW: c.DilW,

@@ -24,6 +24,8 @@ type Point struct {
 	Layer string `json:"layer"` // the conv/linear/pool that produced it
 	Relu  string `json:"relu"`  // the fused ReLU after Layer, if any
 	Pool  bool   `json:"pool"`  // a pooling output (8 bits)
+	// Residual marks a residual Add's output, quantized only when Options.ResidualBits is set.
+	Residual bool `json:"residual,omitempty"`
 	Last  bool   `json:"last"`  // the classifier's output
 }
 
@@ -48,6 +50,26 @@ func QuantPoints(g *nn.Graph) []Point {
 	return pts
 }
 
+// ResidualPoints lists g's residual Add outputs (and their sole ReLU consumers), in graph
+// order: the tensors the paper leaves in float and an integer engine carries as codes.
+func ResidualPoints(g *nn.Graph) []Point {
+	cons := g.Consumers()
+	var pts []Point
+	for _, n := range g.Nodes {
+		if _, ok := n.Op.(nn.Add); !ok {
+			continue
+		}
+		p := Point{Node: n.Name, Layer: n.Name, Residual: true}
+		if c := cons[n.Index()]; len(c) == 1 {
+			if _, ok := c[0].Op.(nn.ReLU); ok {
+				p.Relu = c[0].Name
+			}
+		}
+		pts = append(pts, p)
+	}
+	return pts
+}
+
 // NodeStats holds the calibration statistics of one node's output.
 type NodeStats struct {
 	PerChannel []quant.Summary
@@ -59,7 +81,9 @@ type NodeStats struct {
 type Calibration struct {
 	Images int
 	Points []Point
-	Stats  map[string]*NodeStats
+	// Residuals are the residual Add outputs, quantized when Options.ResidualBits is set.
+	Residuals []Point `json:"residuals,omitempty"`
+	Stats     map[string]*NodeStats
 }
 
 // Calibrate runs the float network g on the first n images of src (all if n ≤ 0) and gathers
@@ -87,7 +111,8 @@ func Calibrate(g *nn.Graph, src Source, n, batch int, progress Progress) (*Calib
 		c := node.Shape[0]
 		accs[name] = &acc{ch: quant.NewChannelAccumulator(c, channelBins), tensor: quant.NewAccumulator(tensorBins), shape: node.Shape}
 	}
-	for _, p := range pts {
+	res := ResidualPoints(g)
+	for _, p := range append(pts[:len(pts):len(pts)], res...) {
 		watch(p.Layer)
 		if p.Relu != "" {
 			watch(p.Relu)
@@ -119,7 +144,7 @@ func Calibrate(g *nn.Graph, src Source, n, batch int, progress Progress) (*Calib
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
-	cal := &Calibration{Images: n, Points: pts, Stats: map[string]*NodeStats{}}
+	cal := &Calibration{Images: n, Points: pts, Residuals: res, Stats: map[string]*NodeStats{}}
 	for name, a := range accs {
 		chs, err := a.ch.Summaries()
 		if err != nil {

@@ -35,6 +35,16 @@ type EvalResult struct {
 // Evaluate runs g on every image of src (limit > 0: the first limit) and scores top-1 and
 // top-5. Decoding is not counted in Seconds; only the forward passes are.
 func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress Progress) (*EvalResult, error) {
+	forward := func(x []float32, b int) ([]float32, error) { return g.Forward(x, b, hook) }
+	return EvaluateFunc(forward, nn.Size(g.Input().Shape), nn.Size(g.Output().Shape), src, limit, batch, progress)
+}
+
+// ForwardFunc runs a network on batch images x and returns its batch × classes outputs.
+type ForwardFunc func(x []float32, batch int) ([]float32, error)
+
+// EvaluateFunc is Evaluate for any network given by its forward function (the integer engine,
+// say), with per input values and classes outputs per image.
+func EvaluateFunc(forward ForwardFunc, per, classes int, src Source, limit, batch int, progress Progress) (*EvalResult, error) {
 	n := src.Len()
 	if limit > 0 && limit < n {
 		n = limit
@@ -45,14 +55,12 @@ func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress 
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	per := nn.Size(g.Input().Shape)
-	classes := nn.Size(g.Output().Shape)
 	res := &EvalResult{Images: n, Predicted: make([]int, 0, n), Labels: make([]int, 0, n)}
 	var top1, top5 int
 	var busy time.Duration
 	err := batches(src, n, batch, per, func(x []float32, labels []int, lo, hi int) error {
 		start := time.Now()
-		out, err := g.Forward(x, hi-lo, hook)
+		out, err := forward(x, hi-lo)
 		if err != nil {
 			return err
 		}

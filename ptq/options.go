@@ -35,6 +35,10 @@ type Options struct {
 	// Keep8Bit keeps the first layer's weights and the classifier's output at 8 bits, the
 	// paper's protocol.
 	Keep8Bit bool `json:"keep_8bit"`
+	// ResidualBits, when not 0, also quantizes the outputs of residual Adds (through their
+	// ReLU, one-sided with HalfRange) per channel at this width over their calibration range,
+	// as an integer engine must carry them. 0 leaves them in float, the paper's protocol.
+	ResidualBits int `json:"res_bits,omitempty"`
 	// CalibImages is how many calibration images to use.
 	CalibImages int `json:"calib_images"`
 	// Keep overrides named layers (conv/linear node names, as `fourbit info` prints them):
@@ -118,6 +122,9 @@ func (o Options) resolve() (resolved, error) {
 		if k.WeightBits < 0 || k.WeightBits > quant.MaxBits || k.ActBits < 0 || k.ActBits > quant.MaxBits {
 			return r, fmt.Errorf("keep %s: bits must be 1..%d", name, quant.MaxBits)
 		}
+	}
+	if o.ResidualBits < 0 || o.ResidualBits > quant.MaxBits {
+		return r, fmt.Errorf("residual bits %d outside 0..%d", o.ResidualBits, quant.MaxBits)
 	}
 	if o.CalibImages < 1 || o.CalibImages > 1<<20 {
 		return r, fmt.Errorf("calibration images %d outside 1..%d", o.CalibImages, 1<<20)

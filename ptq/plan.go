@@ -26,7 +26,16 @@ type WeightPlan struct {
 	MeanQuant  []float64 `json:"mean_quant"` // per-channel weight mean, quantized before correction
 
 	quantizers []quant.Quantizer
+	codes      []uint8 // the integer weight codes, laid out as the weights
 }
+
+// Quantizers returns the weight quantizers: one per output channel, or one for the tensor.
+func (w *WeightPlan) Quantizers() []quant.Quantizer { return w.quantizers }
+
+// Codes returns the integer code of every weight (laid out as the float weights), before
+// bias correction; the corrected weight of output channel c is
+// Scale[c]·(x̂ − MeanQuant[c]) + MeanQuant[c] + Shift[c], x̂ the code's dequantized value.
+func (w *WeightPlan) Codes() []uint8 { return w.codes }
 
 // ActPlan is how one activation was quantized.
 type ActPlan struct {
@@ -44,6 +53,9 @@ type ActPlan struct {
 	quantizers []quant.Quantizer
 	channels   int
 }
+
+// Quantizers returns the activation quantizers: one per channel, or one for the tensor.
+func (a *ActPlan) Quantizers() []quant.Quantizer { return a.quantizers }
 
 // Plan is a quantized network's recipe: the options and, per layer, what was done.
 type Plan struct {
@@ -118,6 +130,18 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		}
 		plan.Acts = append(plan.Acts, ap)
 	}
+	if r.ResidualBits > 0 {
+		// Residual Adds: per channel, min-max over the calibration range, uniform width.
+		rr := r
+		rr.ActBits, rr.clip, rr.ActPerChannel, rr.PCBAActs = r.ResidualBits, quant.MinMax{}, true, false
+		for _, p := range cal.Residuals {
+			ap, err := quantizeActs(p, cal, rr)
+			if err != nil {
+				return nil, fmt.Errorf("quantize %s residual: %w", p.Node, err)
+			}
+			plan.Acts = append(plan.Acts, ap)
+		}
+	}
 	qg, err := g.WithOps(replace)
 	if err != nil {
 		return nil, err
@@ -127,6 +151,22 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		qn.acts[plan.Acts[i].Quantized] = &plan.Acts[i]
 	}
 	return qn, nil
+}
+
+// Act returns the plan of the activation quantized at the output of node, if any.
+func (q *Quantized) Act(node string) (*ActPlan, bool) {
+	a, ok := q.acts[node]
+	return a, ok
+}
+
+// Weights returns the weight plan of layer, if its weights were quantized.
+func (q *Quantized) Weights(layer string) (*WeightPlan, bool) {
+	for i := range q.Plan.Weights {
+		if q.Plan.Weights[i].Layer == layer {
+			return &q.Plan.Weights[i], true
+		}
+	}
+	return nil, false
 }
 
 // quantizeWeights quantizes a layer's weights (out rows), applies bias correction and
@@ -150,6 +190,7 @@ func quantizeWeights(w []float32, out, bits int, r resolved, fixed bool) (Weight
 		}
 	}
 	q := append([]float32(nil), w...)
+	wp.codes = make([]uint8, len(w))
 	for c, s := range sums {
 		lo, hi, err := r.wclip.Range(s, float64(wp.Bits[c]), false)
 		if err != nil {
@@ -158,6 +199,9 @@ func quantizeWeights(w []float32, out, bits int, r resolved, fixed bool) (Weight
 		qz, err := quant.NewAffine(lo, hi, quant.Levels(wp.Bits[c]))
 		if err != nil {
 			return WeightPlan{}, nil, fmt.Errorf("channel %d: %w", c, err)
+		}
+		for i := c * l.Inner; i < (c+1)*l.Inner; i++ { // Outer is 1
+			wp.codes[i] = uint8(qz.Quantize(w[i]))
 		}
 		l.Each(q, c, func(run []float32) { qz.FakeQuantSlice(run, run) })
 		wp.quantizers = append(wp.quantizers, qz)

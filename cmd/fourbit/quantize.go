@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"fourbit/dataset"
+	"fourbit/engine"
 	"fourbit/nn"
 	"fourbit/ptq"
 )
 
 func init() {
-	register("quantize", "calibrate and quantize a model (simulated), print the per-layer report and accuracy", runQuantize)
+	register("quantize", "calibrate and quantize a model (simulated; --engine: also the integer engine), print the per-layer report and accuracy", runQuantize)
 	register("table", "the paper's results table: every method at W4A4, W4A8, W8A4 on one or more models", runTable)
 }
 
@@ -43,6 +44,7 @@ func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
 	fs.BoolVar(&f.noHalf, "no-half-range", false, "quantize a ReLU's input two-sided instead of its output over [0, α]")
 	fs.BoolVar(&f.noKeep8, "no-keep-8bit", false, "quantize the first layer's weights and the classifier's output like the rest")
 	fs.IntVar(&o.CalibImages, "calib-images", o.CalibImages, "calibration images")
+	fs.IntVar(&o.ResidualBits, "res-bits", o.ResidualBits, "also quantize residual Add outputs at this width (0: float, the paper's protocol; --engine sets 8)")
 	return f
 }
 
@@ -91,6 +93,18 @@ type quantizeOutput struct {
 	FP32      *ptq.EvalResult `json:"fp32,omitempty"`
 	Quantized *ptq.EvalResult `json:"quantized,omitempty"`
 	Agreement float64         `json:"agreement,omitempty"`
+	Engine    *engineOutput   `json:"engine,omitempty"`
+}
+
+// engineOutput is the integer engine's result beside the simulation's.
+type engineOutput struct {
+	Eval *ptq.EvalResult `json:"eval,omitempty"`
+	// AgreementSimulated is the share of images on which the engine predicts the class the
+	// simulated network predicts.
+	AgreementSimulated float64            `json:"agreement_simulated,omitempty"`
+	PackedBytes        int                `json:"packed_bytes"`
+	FloatBytes         int                `json:"float_bytes"`
+	Layers             []engine.LayerInfo `json:"layers"`
 }
 
 func runQuantize(args []string, stdout, stderr io.Writer) error {
@@ -105,6 +119,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	outFile := fs.String("out", "", "write the quantized model to this file (fourbit-quantized/1 JSON)")
 	keep := keepFlag{}
 	fs.Var(keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=float (repeatable; names from fourbit info)")
+	useEngine := fs.Bool("engine", false, "also build the integer engine and evaluate it (packed weights, integer activations) against the simulation")
 	budget := fs.Float64("budget", 0, "automatic mixed precision: raise the most sensitive layers to 8 bits within this mean weight width (needs --data)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -119,6 +134,9 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("--budget needs --data (sensitivity is measured on it) and a value in 1..8")}
 	}
 	opts.Keep = keep
+	if *useEngine && opts.ResidualBits == 0 {
+		opts.ResidualBits = 8 // the engine carries residual Adds as 8-bit codes; simulate the same
+	}
 	g, src, err := loadModelAndData(*modelPath, *data, *limit)
 	if err != nil {
 		return err
@@ -163,6 +181,11 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		}
 		out.Agreement = ptq.Agreement(out.FP32, out.Quantized)
 	}
+	if *useEngine {
+		if out.Engine, err = runEngine(g, q, *calibDir, opts, src, *limit, out.Quantized, stderr); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -173,7 +196,51 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\nFP32 top-1 %.2f%%, W%dA%d top-1 %.2f%% (agreement with FP32 %.1f%%) on %d images\n",
 			out.FP32.Top1, opts.WeightBits, opts.ActBits, out.Quantized.Top1, out.Agreement, out.Quantized.Images)
 	}
+	if e := out.Engine; e != nil {
+		kinds := map[string]int{}
+		for _, l := range e.Layers {
+			kinds[l.Kernel]++
+		}
+		fmt.Fprintf(stdout, "integer engine: weights %d bytes packed vs %d fp32 (1/%.2f); layers by kernel %v\n",
+			e.PackedBytes, e.FloatBytes, float64(e.FloatBytes)/float64(e.PackedBytes), kinds)
+		if e.Eval != nil {
+			fmt.Fprintf(stdout, "integer engine top-1 %.2f%% (agreement with the simulation %.2f%%) on %d images, %.1f images/s\n",
+				e.Eval.Top1, e.AgreementSimulated, e.Eval.Images, e.Eval.ImagesPerSec)
+		}
+	}
 	return nil
+}
+
+// runEngine builds the integer engine of q (calibration ranges from calibDir) and, given a
+// test set, evaluates it and compares it with the simulation's result sim.
+func runEngine(g *nn.Graph, q *ptq.Quantized, calibDir string, opts ptq.Options, src ptq.Source, limit int, sim *ptq.EvalResult, stderr io.Writer) (*engineOutput, error) {
+	f, err := dataset.Open(calibDir, g.Classes, 0)
+	if err != nil {
+		return nil, err
+	}
+	csrc, err := dataset.NewSource(f, g)
+	if err != nil {
+		return nil, err
+	}
+	cfg := engine.DefaultConfig()
+	cfg.CalibImages = opts.CalibImages
+	net, err := engine.Build(q, csrc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := &engineOutput{Layers: net.Layers()}
+	out.PackedBytes, out.FloatBytes = net.Sizes()
+	if src == nil {
+		return out, nil
+	}
+	out.Eval, err = ptq.EvaluateFunc(net.Forward, nn.Size(g.Input().Shape), nn.Size(g.Output().Shape), src, limit, 0, progressBar(stderr, "integer"))
+	if err != nil {
+		return nil, err
+	}
+	if sim != nil {
+		out.AgreementSimulated = ptq.Agreement(sim, out.Eval)
+	}
+	return out, nil
 }
 
 // printReport prints the per-layer table of a plan.

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"fmt"
+
+	"fourbit/kernels"
+	"fourbit/nn"
+	"fourbit/quant"
+)
+
+// Forward runs the integer network on batch float images x (batch × input size, NCHW, as
+// for nn.Graph.Forward) and returns the dequantized logits.
+func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
+	return net.forward(x, batch, nil)
+}
+
+// forward is Forward with an optional trace of every node's dequantized output.
+func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []float32)) ([]float32, error) {
+	g := net.graph
+	if batch <= 0 || len(x) != batch*nn.Size(g.Input().Shape) {
+		return nil, fmt.Errorf("engine: input of %d values for %d images of shape %v", len(x), batch, g.Input().Shape)
+	}
+	lastUse := make([]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		for _, p := range n.Inputs {
+			lastUse[p.Index()] = n.Index()
+		}
+	}
+	lastUse[len(g.Nodes)-1] = len(g.Nodes)
+	codes := make([][]uint8, len(g.Nodes))
+	for _, s := range net.steps {
+		n := s.node
+		size := nn.Size(n.Shape)
+		if size <= 0 || size > nn.MaxBatchValues/batch {
+			return nil, fmt.Errorf("engine: node %s: output of %d×%d values is too large", n.Name, batch, size)
+		}
+		var out []uint8
+		switch s.kind {
+		case kindInput:
+			out = make([]uint8, len(x))
+			quantizeChannels(out, x, s.out, batch)
+		case kindPass:
+			out = codes[s.in[0]]
+		case kindRelu:
+			in := codes[s.in[0]]
+			out = make([]uint8, len(in))
+			c := n.Shape[0]
+			inner := size / c
+			for i, v := range in {
+				z := uint8(s.out[(i/inner)%c].Zero)
+				out[i] = max(v, z)
+			}
+		case kindConv, kindLinear:
+			if l := s.layer; l.f32 != nil || l.f32lin != nil {
+				y := make([]float32, batch*size)
+				if l.f32 != nil {
+					l.f32.ForwardBatch(y, x, batch)
+				} else {
+					l.f32lin.Forward(y, [][]float32{x}, nil, nil, batch)
+				}
+				out = make([]uint8, batch*size)
+				quantizeChannels(out, y, s.out, batch)
+				break
+			}
+			if s.kind == kindLinear {
+				out = make([]uint8, batch*size)
+				var sc scratch
+				s.layer.linear(out, codes[s.in[0]], batch, &sc)
+				break
+			}
+			out = make([]uint8, batch*size)
+			in := codes[s.in[0]]
+			inLen := nn.Size(n.Inputs[0].Shape)
+			l := s.layer
+			kernels.Parallel(batch, func(lo, hi int) {
+				var sc scratch
+				for i := lo; i < hi; i++ {
+					l.convImage(out[i*size:(i+1)*size], in[i*inLen:(i+1)*inLen], &sc)
+				}
+			})
+		case kindRescale:
+			out = make([]uint8, batch*size)
+			ins := make([][]float32, len(s.in))
+			shapes := make([][]int, len(s.in))
+			for i, idx := range s.in {
+				p := net.steps[idx]
+				ins[i] = make([]float32, len(codes[idx]))
+				dequantizeChannels(ins[i], codes[idx], p.out, batch)
+				shapes[i] = p.node.Shape
+			}
+			y := make([]float32, batch*size)
+			n.Op.Forward(y, ins, shapes, n.Shape, batch)
+			quantizeChannels(out, y, s.out, batch)
+		}
+		codes[n.Index()] = out
+		if trace != nil {
+			v := make([]float32, len(out))
+			dequantizeChannels(v, out, s.out, batch)
+			trace(n, v)
+		}
+		for _, p := range n.Inputs {
+			if lastUse[p.Index()] == n.Index() {
+				codes[p.Index()] = nil
+			}
+		}
+	}
+	last := net.steps[len(net.steps)-1]
+	logits := make([]float32, len(codes[len(codes)-1]))
+	dequantizeChannels(logits, codes[len(codes)-1], last.out, batch)
+	return logits, nil
+}
+
+// quantizeChannels writes the codes of batch images x (channel c quantized by qs[c]).
+func quantizeChannels(dst []uint8, x []float32, qs []quant.Quantizer, batch int) {
+	c := len(qs)
+	inner := len(x) / (batch * c)
+	for i, v := range x {
+		dst[i] = uint8(qs[(i/inner)%c].Quantize(v))
+	}
+}
+
+// dequantizeChannels writes the real values of batch images of codes.
+func dequantizeChannels(dst []float32, codes []uint8, qs []quant.Quantizer, batch int) {
+	c := len(qs)
+	inner := len(codes) / (batch * c)
+	for i, v := range codes {
+		dst[i] = qs[(i/inner)%c].Dequantize(int32(v))
+	}
+}

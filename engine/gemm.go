@@ -1,0 +1,301 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+
+	"fourbit/kernels"
+	"fourbit/nn"
+	"fourbit/ptq"
+	"fourbit/quant"
+)
+
+// gemmLayer is a conv or linear layer in integer form.
+type gemmLayer struct {
+	conv   kernels.ConvParams // zero for a linear layer
+	m, k   int                // output channels, reduction length per group
+	groups int
+	info   LayerInfo
+
+	// The stored model: per output row its codes bit-packed at its width, the weight
+	// quantizer, and bias correction's gain and offset (corrected weight = gain·ŵ + offset).
+	packed  [][]byte
+	wq      []quant.Quantizer
+	gain    []float64
+	offset  []float64
+	bias    []float64
+	inZero  []int32 // zero point of every input channel
+	outQ    []quant.Quantizer
+	swar    bool
+	u4      *kernels.PackedU4    // the SWAR path's weights (4-bit in memory)
+	i32     []*kernels.PackedI32 // the folded path's weights, per group
+	rowMul  []float64            // y = rowMul·acc + … per output row
+	rowOff  []float64            // SWAR: offset·s_in, multiplied by the window's Σ(code − z)
+	inScale float64              // SWAR: the input's single scale
+	f32     *kernels.Conv        // a conv reading the float network input
+	f32lin  *nn.Linear           // a linear layer reading the float network input
+}
+
+// newGemmLayer builds layer n of q from its plan, given its input's and output's quantizers.
+func newGemmLayer(q *ptq.Quantized, n *nn.Node, inQ, outQ []quant.Quantizer, floatIn bool) (*gemmLayer, error) {
+	wp, ok := q.Weights(n.Name)
+	if !ok {
+		return nil, fmt.Errorf("its weights are kept in float; the integer engine needs every conv and linear layer quantized")
+	}
+	l := &gemmLayer{outQ: outQ, groups: 1}
+	var bias []float32
+	inC := n.Inputs[0].Shape[0]
+	inner := nn.Size(n.Inputs[0].Shape) / inC // input values per channel (linear: features per channel)
+	switch op := n.Op.(type) {
+	case *nn.Conv:
+		l.conv = op.ConvParams(n.Inputs[0].Shape)
+		l.m, l.groups = op.OutC, op.Groups
+		l.k = len(op.W) / op.OutC
+		bias = op.B
+	case *nn.Linear:
+		l.m, l.k = op.Out, op.In
+		bias = op.B
+	}
+	codes := wp.Codes()
+	if len(codes) != l.m*l.k {
+		return nil, fmt.Errorf("plan has %d weight codes, want %d", len(codes), l.m*l.k)
+	}
+	l.info = LayerInfo{Name: n.Name, Kind: n.Op.Kind(), RowBits: make([]int, l.m), FloatBytes: 4 * (len(codes) + len(bias))}
+	wqs := expand(wp.Quantizers(), l.m)
+	l.wq = wqs
+	l.bias = make([]float64, l.m)
+	l.gain, l.offset = make([]float64, l.m), make([]float64, l.m)
+	maxRowBits := 0
+	for o := 0; o < l.m; o++ {
+		if bias != nil {
+			l.bias[o] = float64(bias[o])
+		}
+		// Bias correction (quant.Correction): Q ← ξ·(Q − E[Q]) + E[Q] + μ = ξ·Q + offset.
+		l.gain[o] = wp.Scale[o]
+		l.offset[o] = (1-wp.Scale[o])*wp.MeanQuant[o] + wp.Shift[o]
+		bits := wqs[o].Bits()
+		l.info.RowBits[o] = bits
+		maxRowBits = max(maxRowBits, bits)
+		row, err := kernels.PackBits(nil, codes[o*l.k:(o+1)*l.k], bits)
+		if err != nil {
+			return nil, fmt.Errorf("row %d: %w", o, err)
+		}
+		l.packed = append(l.packed, row)
+		l.info.PackedBytes += len(row) + 4*4 + 2
+	}
+	l.inZero = make([]int32, inC)
+	uniform := true
+	maxCode := int32(0)
+	for c, iq := range inQ {
+		l.inZero[c] = int32(iq.Zero)
+		maxCode = max(maxCode, iq.QMax)
+		if iq != inQ[0] || iq.QMin < 0 {
+			uniform = false
+		}
+	}
+	// Decode the stored rows: the kernels are built from the packed model.
+	rows := make([]uint8, l.m*l.k)
+	for o := 0; o < l.m; o++ {
+		if err := kernels.UnpackBits(rows[o*l.k:(o+1)*l.k], l.packed[o], l.info.RowBits[o]); err != nil {
+			return nil, fmt.Errorf("row %d: %w", o, err)
+		}
+	}
+	if floatIn {
+		// The layer reads the float image: its stored codes, dequantized and corrected, run
+		// in the float kernel (the paper keeps the network input unquantized).
+		w := make([]float32, l.m*l.k)
+		for o := 0; o < l.m; o++ {
+			for i := 0; i < l.k; i++ {
+				w[o*l.k+i] = float32(l.gain[o]*float64(wqs[o].Dequantize(int32(rows[o*l.k+i]))) + l.offset[o])
+			}
+		}
+		b := make([]float32, l.m)
+		for o := range b {
+			b[o] = float32(l.bias[o])
+		}
+		var err error
+		switch op := n.Op.(type) {
+		case *nn.Conv:
+			l.f32, err = kernels.NewConv(l.conv, w, b)
+		case *nn.Linear:
+			l.f32lin = &nn.Linear{W: w, B: b, In: op.In, Out: op.Out}
+		}
+		l.info.Kernel = "float-input"
+		return l, err
+	}
+	l.swar = uniform && maxCode <= 15 && maxRowBits <= 4 && l.groups == 1 && l.conv.KH > 0
+	if l.swar {
+		l.info.Kernel = "int4-swar"
+		l.u4 = kernels.PackU4(rows, l.m, l.k, l.k)
+		l.inScale = inQ[0].Scale
+		l.rowMul, l.rowOff = make([]float64, l.m), make([]float64, l.m)
+		for o := 0; o < l.m; o++ {
+			l.rowMul[o] = l.gain[o] * wqs[o].Scale * l.inScale
+			l.rowOff[o] = l.offset[o] * l.inScale
+		}
+		return l, nil
+	}
+	l.info.Kernel = "int32-folded"
+	// Fold: corrected weight × its input channel's scale, quantized per row to 31-bit
+	// integers (one scale per row); the int64 sums of GemmI32 cannot overflow for any
+	// reduction length the engine meets (K < 2^17). At this precision the folded path
+	// computes the layer as exactly as float64 would.
+	if l.k >= 1<<17 {
+		return nil, fmt.Errorf("reduction of %d values is too long for the integer kernel", l.k)
+	}
+	const emax = 1 << 30
+	icg := inC / l.groups
+	ocg := l.m / l.groups
+	folded := make([]float64, l.k)
+	e := make([]int32, l.m*l.k)
+	l.rowMul = make([]float64, l.m)
+	for o := 0; o < l.m; o++ {
+		g := o / ocg
+		var top float64
+		for i := 0; i < l.k; i++ {
+			w := l.gain[o]*float64(wqs[o].Dequantize(int32(rows[o*l.k+i]))) + l.offset[o]
+			var ch int
+			if l.conv.KH > 0 {
+				ch = g*icg + i/(l.conv.KH*l.conv.KW)
+			} else {
+				ch = i / inner
+			}
+			folded[i] = w * inQ[ch].Scale
+			top = max(top, math.Abs(folded[i]))
+		}
+		if top == 0 {
+			continue
+		}
+		t := top / emax
+		l.rowMul[o] = t
+		for i, v := range folded {
+			e[o*l.k+i] = int32(math.Round(v / t))
+		}
+	}
+	for g := 0; g < l.groups; g++ {
+		l.i32 = append(l.i32, kernels.PackI32(e[g*ocg*l.k:], ocg, l.k, l.k))
+	}
+	return l, nil
+}
+
+func bitsFor(v int64) int {
+	b := 0
+	for int64(1)<<b <= v {
+		b++
+	}
+	return b
+}
+
+// convImage runs the layer on one image of codes src into dst codes, with scratch space.
+func (l *gemmLayer) convImage(dst, src []uint8, sc *scratch) {
+	p := l.conv
+	n := p.OutH() * p.OutW()
+	if l.swar {
+		acc := sc.acc(l.m * n)
+		words := sc.words(kernels.PackedU4BLen(l.k, n))
+		colSum := sc.colSum(n)
+		z := l.inZero[0]
+		kernels.Im2colU4(words, colSum, src, uint8(z), p.InC, p)
+		kernels.GemmU4(acc, n, l.u4, words, n)
+		k := int32(l.k)
+		for o := 0; o < l.m; o++ {
+			zw := int32(l.wq[o].Zero)
+			rs := l.u4.RowSum[o]
+			mul, off, b, oq := l.rowMul[o], l.rowOff[o], l.bias[o], l.outQ[o]
+			row, out := acc[o*n:(o+1)*n], dst[o*n:(o+1)*n]
+			for j, raw := range row {
+				d := colSum[j] - k*z // Σ (code − z) over the window
+				v := raw - zw*colSum[j] - z*rs + k*zw*z
+				y := mul*float64(v) + off*float64(d) + b
+				out[j] = uint8(oq.Quantize(float32(y)))
+			}
+		}
+		return
+	}
+	icg, ocg := p.InC/l.groups, l.m/l.groups
+	b := sc.i16(kernels.PackedBLen(l.k, n))
+	acc := sc.acc64(l.m * n)
+	for g := 0; g < l.groups; g++ {
+		kernels.Im2colI16(b, src[g*icg*p.InH*p.InW:], l.inZero[g*icg:], icg, p)
+		kernels.GemmI32(acc[g*ocg*n:], n, l.i32[g], b, n)
+	}
+	l.requant(dst, acc, n)
+}
+
+// requant turns folded-path sums (m rows of n) into output codes.
+func (l *gemmLayer) requant(dst []uint8, acc []int64, n int) {
+	for o := 0; o < l.m; o++ {
+		mul, b, oq := l.rowMul[o], l.bias[o], l.outQ[o]
+		row, out := acc[o*n:(o+1)*n], dst[o*n:(o+1)*n]
+		for j, v := range row {
+			out[j] = uint8(oq.Quantize(float32(mul*float64(v) + b)))
+		}
+	}
+}
+
+// linear runs a linear layer on batch images of codes (k values each) into dst (batch × m
+// codes, image-major).
+func (l *gemmLayer) linear(dst, src []uint8, batch int, sc *scratch) {
+	inner := l.k / len(l.inZero)
+	bm := make([]int16, l.k*batch) // K × batch, row-major
+	for j := 0; j < batch; j++ {
+		for i := 0; i < l.k; i++ {
+			bm[i*batch+j] = int16(int32(src[j*l.k+i]) - l.inZero[i/inner])
+		}
+	}
+	bp := sc.i16(kernels.PackedBLen(l.k, batch))
+	kernels.PackBI16(bp, bm, l.k, batch, batch)
+	acc := sc.acc64(l.m * batch)
+	kernels.GemmI32(acc, batch, l.i32[0], bp, batch)
+	out := make([]uint8, l.m*batch)
+	l.requant(out, acc, batch)
+	for o := 0; o < l.m; o++ {
+		for j := 0; j < batch; j++ {
+			dst[j*l.m+o] = out[o*batch+j]
+		}
+	}
+}
+
+// scratch holds one worker's reusable buffers.
+type scratch struct {
+	a []int32
+	l []int64
+	w []uint64
+	c []int32
+	s []int16
+}
+
+func (s *scratch) acc(n int) []int32 {
+	if cap(s.a) < n {
+		s.a = make([]int32, n)
+	}
+	return s.a[:n]
+}
+
+func (s *scratch) acc64(n int) []int64 {
+	if cap(s.l) < n {
+		s.l = make([]int64, n)
+	}
+	return s.l[:n]
+}
+
+func (s *scratch) words(n int) []uint64 {
+	if cap(s.w) < n {
+		s.w = make([]uint64, n)
+	}
+	return s.w[:n]
+}
+
+func (s *scratch) colSum(n int) []int32 {
+	if cap(s.c) < n {
+		s.c = make([]int32, n)
+	}
+	return s.c[:n]
+}
+
+func (s *scratch) i16(n int) []int16 {
+	if cap(s.s) < n {
+		s.s = make([]int16, n)
+	}
+	return s.s[:n]
+}
