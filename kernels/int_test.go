@@ -183,6 +183,10 @@ func TestIntegerConvMatchesDirect(t *testing.T) {
 		{InC: 4, InH: 9, InW: 9, OutC: 3, KH: 3, KW: 3, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadT: 1, PadL: 0, PadB: 1, PadR: 1, Groups: 1},
 		{InC: 2, InH: 6, InW: 8, OutC: 7, KH: 1, KW: 1, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, Groups: 1},
 		{InC: 5, InH: 11, InW: 10, OutC: 6, KH: 3, KW: 2, StrideH: 1, StrideW: 3, DilH: 2, DilW: 1, PadT: 2, PadL: 1, PadB: 0, PadR: 2, Groups: 1},
+		// Output widths that are multiples of 8 take Im2colU4's row path.
+		{InC: 3, InH: 6, InW: 16, OutC: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 4, InH: 9, InW: 16, OutC: 3, KH: 3, KW: 3, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 2, InH: 5, InW: 12, OutC: 9, KH: 3, KW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 2, PadT: 0, PadL: 2, PadB: 2, PadR: 6, Groups: 1},
 	}
 	for _, p := range shapes {
 		for _, zeroCase := range []string{"zero0", "zero15", "mixed"} {

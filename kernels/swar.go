@@ -174,6 +174,10 @@ func lanes(dst []int32, lo, hi uint64) {
 // starting at src) straight into the PackBU4 layout, padding with the code pad (the zero
 // point, i.e. real 0), and each column's code sum into colSum (OutH·OutW values).
 func Im2colU4(dst []uint64, colSum []int32, src []uint8, pad uint8, icg int, p ConvParams) {
+	if p.OutW()%u4nr == 0 {
+		im2colU4Rows(dst, colSum, src, pad, icg, p)
+		return
+	}
 	oh, ow := p.OutH(), p.OutW()
 	n := oh * ow
 	k := icg * p.KH * p.KW
@@ -213,6 +217,84 @@ func Im2colU4(dst []uint64, colSum []int32, src []uint8, pad uint8, icg int, p C
 				kk++
 			}
 		}
+	}
+}
+
+// lanes4 spreads the four bytes of x into the four 16-bit lanes of a word, keeping the low
+// four bits of each.
+func lanes4(x uint32) uint64 {
+	v := uint64(x)
+	v = (v | v<<16) & 0x0000FFFF0000FFFF
+	v = (v | v<<8) & 0x00FF00FF00FF00FF
+	return v & 0x000F000F000F000F
+}
+
+// im2colU4Rows is Im2colU4 when each panel of eight columns lies in one output row: rows
+// entirely in the padding are written as whole words, eight unit-stride pixels inside the
+// image are loaded as one 64-bit word and spread into lanes, and the column sums are taken
+// afterwards with SWAR additions over the packed words.
+func im2colU4Rows(dst []uint64, colSum []int32, src []uint8, pad uint8, icg int, p ConvParams) {
+	oh, ow := p.OutH(), p.OutW()
+	n := oh * ow
+	k := icg * p.KH * p.KW
+	pad &= 15
+	padWord := uint64(pad) * 0x0001000100010001
+	perRow := ow / u4nr
+	kk := 0
+	for ci := 0; ci < icg; ci++ {
+		plane := src[ci*p.InH*p.InW : (ci+1)*p.InH*p.InW]
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				for oy := 0; oy < oh; oy++ {
+					iy := oy*p.StrideH - p.PadT + ky*p.DilH
+					for q := 0; q < perRow; q++ {
+						at := ((oy*perRow+q)*k + kk) * 2
+						if iy < 0 || iy >= p.InH {
+							dst[at], dst[at+1] = padWord, padWord
+							continue
+						}
+						row := plane[iy*p.InW : (iy+1)*p.InW]
+						ix0 := q*u4nr*p.StrideW - p.PadL + kx*p.DilW
+						if p.StrideW == 1 && ix0 >= 0 && ix0+u4nr <= p.InW {
+							v := row[ix0 : ix0+8 : ix0+8]
+							lo := uint32(v[0]) | uint32(v[1])<<8 | uint32(v[2])<<16 | uint32(v[3])<<24
+							hi := uint32(v[4]) | uint32(v[5])<<8 | uint32(v[6])<<16 | uint32(v[7])<<24
+							dst[at], dst[at+1] = lanes4(lo), lanes4(hi)
+							continue
+						}
+						var w [2]uint64
+						for c := 0; c < u4nr; c++ {
+							ix := ix0 + c*p.StrideW
+							v := pad
+							if ix >= 0 && ix < p.InW {
+								v = row[ix] & 15
+							}
+							w[c>>2] |= uint64(v) << (16 * uint(c&3))
+						}
+						dst[at], dst[at+1] = w[0], w[1]
+					}
+				}
+				kk++
+			}
+		}
+	}
+	// Column sums: lanes hold ≤ 15 per k, so 4,369 rows fit a 16-bit lane; flush every 4,096.
+	for jp := 0; jp < n/u4nr; jp++ {
+		panel := dst[jp*k*2 : (jp+1)*k*2]
+		var sum [u4nr]int32
+		for k0 := 0; k0 < k; k0 += 4096 {
+			var lo, hi uint64
+			for kk := k0; kk < min(k, k0+4096); kk++ {
+				lo += panel[2*kk]
+				hi += panel[2*kk+1]
+			}
+			var s [8]int32
+			lanes(s[:], lo, hi)
+			for c := range sum {
+				sum[c] += s[c]
+			}
+		}
+		copy(colSum[jp*u4nr:], sum[:])
 	}
 }
 

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"fourbit/dataset"
+	"fourbit/engine"
 	"fourbit/kernels"
 	"fourbit/model"
 	"fourbit/ptq"
 )
 
 func init() {
-	register("bench", "measure the float conv kernel (GOPS) and ResNet-20 images/s, float and simulated W4A4", runBench)
+	register("bench", "measure the fp32, int8 and packed int4 conv kernels (GOPS) and ResNet-20 images/s: float, simulated W4A4 and the integer engine", runBench)
 }
 
 type convBench struct {
@@ -28,8 +29,16 @@ type benchOutput struct {
 	Platform       string      `json:"platform"`
 	Threads        int         `json:"threads"`
 	Conv           []convBench `json:"conv_f32"`
+	ConvInt8       []convBench `json:"conv_int8"`
+	ConvInt4       []convBench `json:"conv_int4"`
+	GemmF32        float64     `json:"gemm_f32_64x576x1024_gops"`
+	GemmInt4       float64     `json:"gemm_int4_64x576x1024_gops"`
 	FP32ImagesSec  float64     `json:"resnet20_fp32_images_per_sec"`
 	W4A4ImagesSec  float64     `json:"resnet20_w4a4_simulated_images_per_sec"`
+	EngineImgSec   float64     `json:"resnet20_w4a4_engine_images_per_sec"`
+	EnginePTImgSec float64     `json:"resnet20_w4a4_per_tensor_engine_images_per_sec"`
+	PackedBytes    int         `json:"resnet20_w4_packed_bytes"`
+	FloatBytes     int         `json:"resnet20_fp32_bytes"`
 	CalibQuantSecs float64     `json:"calibrate_256_and_quantize_seconds"`
 }
 
@@ -75,6 +84,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		ops := 2 * float64(p.OutC*p.OutH()*p.OutW()*p.InC*p.KH*p.KW)
 		out.Conv = append(out.Conv, convBench{fmt.Sprintf("%dx%dx%d→%d", p.InC, p.InH, p.InW, p.OutC), ops / t / 1e9})
 	}
+	intConvs(&out, d, r)
+	out.GemmF32, out.GemmInt4 = gemms(d, r)
 	g, err := model.LoadFile(*modelPath)
 	if err != nil {
 		return err
@@ -107,6 +118,30 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	hook := q.Hook()
 	t = timeIt(d, func() { q.Graph.Forward(x, batch, hook) })
 	out.W4A4ImagesSec = batch / t
+	for _, perTensor := range []bool{false, true} {
+		o := ptq.DefaultOptions()
+		o.ResidualBits = 8
+		if perTensor {
+			o.ActPerChannel, o.PCBAActs, o.PCBAWeights = false, false, false
+		}
+		q, err := ptq.Quantize(g, cal, o)
+		if err != nil {
+			return err
+		}
+		cfg := engine.DefaultConfig()
+		cfg.CalibImages = 64
+		net, err := engine.Build(q, src, cfg)
+		if err != nil {
+			return err
+		}
+		t := batch / timeIt(d, func() { net.Forward(x, batch) })
+		if perTensor {
+			out.EnginePTImgSec = t
+			out.PackedBytes, out.FloatBytes = net.Sizes()
+		} else {
+			out.EngineImgSec = t
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -116,7 +151,71 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for _, c := range out.Conv {
 		fmt.Fprintf(stdout, "fp32 conv %-14s %6.2f GOPS (one thread)\n", c.Shape, c.GOPS)
 	}
-	fmt.Fprintf(stdout, "ResNet-20 fp32           %6.1f images/s\nResNet-20 W4A4 simulated %6.1f images/s\ncalibrate 256 + quantize %6.1f s\n",
-		out.FP32ImagesSec, out.W4A4ImagesSec, out.CalibQuantSecs)
+	for i := range out.ConvInt8 {
+		fmt.Fprintf(stdout, "int8 conv %-14s %6.2f GOPS, packed int4 %6.2f GOPS (one thread)\n", out.ConvInt8[i].Shape, out.ConvInt8[i].GOPS, out.ConvInt4[i].GOPS)
+	}
+	fmt.Fprintf(stdout, "GEMM 64x576x1024: fp32 %.2f GOPS, packed int4 %.2f GOPS (one thread)\n", out.GemmF32, out.GemmInt4)
+	fmt.Fprintf(stdout, "ResNet-20 fp32           %6.1f images/s\nResNet-20 W4A4 simulated %6.1f images/s\n", out.FP32ImagesSec, out.W4A4ImagesSec)
+	fmt.Fprintf(stdout, "ResNet-20 W4A4 integer engine %6.1f images/s (per-channel activations), %6.1f (per-tensor, int4 SWAR)\n", out.EngineImgSec, out.EnginePTImgSec)
+	fmt.Fprintf(stdout, "ResNet-20 W4 weights packed %d bytes, fp32 %d bytes (1/%.2f)\ncalibrate 256 + quantize %6.1f s\n",
+		out.PackedBytes, out.FloatBytes, float64(out.FloatBytes)/float64(out.PackedBytes), out.CalibQuantSecs)
 	return nil
+}
+
+// intConvs measures the int8 (int16 operands) and packed 4-bit SWAR convolutions on
+// ResNet-20's shapes, im2col included, one image on one goroutine.
+func intConvs(out *benchOutput, d time.Duration, r *rand.Rand) {
+	for _, p := range kernels.ResNet20Convs {
+		k, n := p.InC*p.KH*p.KW, p.OutH()*p.OutW()
+		shape := fmt.Sprintf("%dx%dx%d→%d", p.InC, p.InH, p.InW, p.OutC)
+		ops := 2 * float64(p.OutC*n*k)
+		w8, w4 := make([]int16, p.OutC*k), make([]uint8, p.OutC*k)
+		for i := range w8 {
+			w8[i], w4[i] = int16(r.IntN(255)-127), uint8(r.IntN(16))
+		}
+		src8, src4 := make([]uint8, p.InC*p.InH*p.InW), make([]uint8, p.InC*p.InH*p.InW)
+		for i := range src8 {
+			src8[i], src4[i] = uint8(r.IntN(256)), uint8(r.IntN(16))
+		}
+		zero := make([]int32, p.InC)
+		pa8, pa4 := kernels.PackI16(w8, p.OutC, k, k), kernels.PackU4(w4, p.OutC, k, k)
+		b8, b4, colSum := make([]int16, kernels.PackedBLen(k, n)), make([]uint64, kernels.PackedU4BLen(k, n)), make([]int32, n)
+		acc := make([]int32, p.OutC*n)
+		t := timeIt(d, func() {
+			kernels.Im2colI16(b8, src8, zero, p.InC, p)
+			kernels.GemmI16(acc, n, pa8, b8, n)
+		})
+		out.ConvInt8 = append(out.ConvInt8, convBench{shape, ops / t / 1e9})
+		t = timeIt(d, func() {
+			kernels.Im2colU4(b4, colSum, src4, 0, p.InC, p)
+			kernels.GemmU4(acc, n, pa4, b4, n)
+		})
+		out.ConvInt4 = append(out.ConvInt4, convBench{shape, ops / t / 1e9})
+	}
+}
+
+// gemms measures the packed fp32 and int4 GEMMs alone on 64×576×1024 (ResNet-20's widest
+// reduction over a batch of 16 images' 8×8 maps).
+func gemms(d time.Duration, r *rand.Rand) (f32, int4 float64) {
+	const m, k, n = 64, 576, 1024
+	a, b := make([]float32, m*k), make([]float32, k*n)
+	a4, b4 := make([]uint8, m*k), make([]uint8, k*n)
+	for i := range a {
+		a[i], a4[i] = float32(r.NormFloat64()), uint8(r.IntN(16))
+	}
+	for i := range b {
+		b[i], b4[i] = float32(r.NormFloat64()), uint8(r.IntN(16))
+	}
+	pa := kernels.PackA(a, m, k, k)
+	bp := make([]float32, kernels.PackedBLen(k, n))
+	kernels.PackB(bp, b, k, n, n)
+	c := make([]float32, m*n)
+	ops := 2.0 * m * k * n
+	f32 = ops / timeIt(d, func() { kernels.SgemmPacked(c, n, pa, bp, n, nil) }) / 1e9
+	pa4 := kernels.PackU4(a4, m, k, k)
+	bp4 := make([]uint64, kernels.PackedU4BLen(k, n))
+	kernels.PackBU4(bp4, make([]int32, n), b4, k, n, n)
+	c4 := make([]int32, m*n)
+	int4 = ops / timeIt(d, func() { kernels.GemmU4(c4, n, pa4, bp4, n) }) / 1e9
+	return f32, int4
 }
