@@ -26,7 +26,7 @@ type Point struct {
 	Pool  bool   `json:"pool"`  // a pooling output (8 bits)
 	// Residual marks a residual Add's output, quantized only when Options.ResidualBits is set.
 	Residual bool `json:"residual,omitempty"`
-	Last  bool   `json:"last"`  // the classifier's output
+	Last     bool `json:"last"` // the classifier's output
 }
 
 // QuantPoints lists the activation quantization points of g, in graph order.
