@@ -21,6 +21,60 @@ type LayerError struct {
 	// activations quantized (weights float): which of the two hurts this layer.
 	SQNRWeights *float64 `json:"sqnr_weights_db"`
 	SQNRActs    *float64 `json:"sqnr_acts_db"`
+	// Layer-isolated errors: this layer alone, fed the float network's exact input, so that
+	// nothing upstream contributes. LocalWeights is its output with only its own weights
+	// quantized, LocalInput with only its input activation quantized (absent when the input
+	// is not a quantized tensor), LocalOutput the quantization of its own output activation,
+	// and Local all three together — the noise this layer injects.
+	Local        *float64 `json:"local_db"`
+	LocalWeights *float64 `json:"local_weights_db"`
+	LocalInput   *float64 `json:"local_input_db"`
+	LocalOutput  *float64 `json:"local_output_db"`
+}
+
+// localAcc accumulates a layer's isolated errors.
+type localAcc struct{ all, w, in, out errAcc }
+
+// isolate measures layer n (with its quantized counterpart qn) alone on one batch: x is its
+// float input, y its float output, z the float value at node (y or its fused ReLU).
+func isolate(a *localAcc, q *Quantized, n, qn *nn.Node, node string, x, y, z []float32, b int) error {
+	hook := q.Hook()
+	inShapes := [][]int{n.Inputs[0].Shape}
+	run := func(op nn.Op, in []float32) []float32 {
+		out := make([]float32, len(y))
+		op.Forward(out, [][]float32{in}, inShapes, n.Shape, b)
+		return out
+	}
+	post := func(v []float32) ([]float32, error) { // the ReLU (if fused) and the output quantizer
+		if node != n.Name {
+			for i, x := range v {
+				v[i] = max(x, 0)
+			}
+		}
+		return v, hook(&nn.Node{Name: node}, v, b)
+	}
+	// Only the weights.
+	yw := run(qn.Op, x)
+	a.w.add(y, yw)
+	// Only the input activation, when the input is quantized.
+	xq := append([]float32(nil), x...)
+	if err := hook(n.Inputs[0], xq, b); err != nil {
+		return err
+	}
+	a.in.add(y, run(n.Op, xq))
+	// Only the output activation.
+	zq, err := post(append([]float32(nil), y...))
+	if err != nil {
+		return err
+	}
+	a.out.add(z, zq)
+	// All three.
+	za, err := post(run(qn.Op, xq))
+	if err != nil {
+		return err
+	}
+	a.all.add(z, za)
+	return nil
 }
 
 type errAcc struct{ xx, dd, xy, yy float64 }
@@ -45,7 +99,8 @@ func (a *errAcc) sqnr() *float64 {
 
 // Debug runs the float network and three quantized variants (all quantized, weights only,
 // activations only) side by side on the first n images of src, and returns, for every
-// quantization point, how far the quantized activation is from the float one, worst first.
+// quantization point, how far the quantized activation is from the float one, and what the
+// layer alone injects (LayerError.Local and its split), worst injector first.
 // Memory stays bounded: one batch of activations at a time.
 func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int) ([]LayerError, error) {
 	q, err := Quantize(g, cal, opts)
@@ -68,19 +123,36 @@ func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int
 		nodeOf[node] = p.Layer
 	}
 	full, wOnly, aOnly := map[string]*errAcc{}, map[string]*errAcc{}, map[string]*errAcc{}
-	for node := range nodeOf {
+	local := map[string]*localAcc{}
+	keepRef := map[string]bool{} // the float tensors the isolated measurements need
+	for node, layer := range nodeOf {
 		full[node], wOnly[node], aOnly[node] = &errAcc{}, &errAcc{}, &errAcc{}
+		local[node] = &localAcc{}
+		ln := g.Node(layer)
+		keepRef[node], keepRef[layer] = true, true
+		if len(ln.Inputs) == 1 {
+			keepRef[ln.Inputs[0].Name] = true
+		}
 	}
 	per := nn.Size(g.Input().Shape)
 	err = batches(src, n, batch, per, func(x []float32, _ []int, lo, hi int) error {
 		ref := map[string][]float32{}
 		if _, err := g.Forward(x, hi-lo, func(nd *nn.Node, out []float32, _ int) error {
-			if _, ok := nodeOf[nd.Name]; ok {
+			if keepRef[nd.Name] {
 				ref[nd.Name] = append([]float32(nil), out...)
 			}
 			return nil
 		}); err != nil {
 			return err
+		}
+		for node, layer := range nodeOf {
+			ln := g.Node(layer)
+			if len(ln.Inputs) != 1 {
+				continue
+			}
+			if err := isolate(local[node], q, ln, q.Graph.Node(layer), node, ref[ln.Inputs[0].Name], ref[layer], ref[node], hi-lo); err != nil {
+				return err
+			}
 		}
 		compare := func(accs map[string]*errAcc, quantize nn.Hook) nn.Hook {
 			return func(nd *nn.Node, out []float32, b int) error {
@@ -111,7 +183,9 @@ func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int
 	var out []LayerError
 	for node, layer := range nodeOf {
 		a := full[node]
-		le := LayerError{Layer: layer, Node: node, SQNR: a.sqnr(), SQNRWeights: wOnly[node].sqnr(), SQNRActs: aOnly[node].sqnr()}
+		la := local[node]
+		le := LayerError{Layer: layer, Node: node, SQNR: a.sqnr(), SQNRWeights: wOnly[node].sqnr(), SQNRActs: aOnly[node].sqnr(),
+			Local: la.all.sqnr(), LocalWeights: la.w.sqnr(), LocalInput: la.in.sqnr(), LocalOutput: la.out.sqnr()}
 		if a.xx > 0 {
 			le.RelMSE = a.dd / a.xx
 		}
@@ -122,11 +196,15 @@ func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int
 		}
 		out = append(out, le)
 	}
+	// Worst first by what each layer injects on its own: the cumulative SQNR only grows
+	// worse with depth and would name the last layers whatever their share.
 	sort.Slice(out, func(i, j int) bool {
-		si, sj := out[i].SQNR, out[j].SQNR
+		si, sj := out[i].Local, out[j].Local
 		switch {
 		case si == nil || sj == nil:
-			return sj == nil && si != nil
+			if (si == nil) != (sj == nil) {
+				return sj == nil
+			}
 		case *si != *sj:
 			return *si < *sj
 		}

@@ -2,6 +2,7 @@ package ptq
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -26,9 +27,21 @@ func TestDebugAndKeep(t *testing.T) {
 		byNode[e.Node] = e
 		t.Logf("%-16s SQNR %s (weights only %s, activations only %s) cos %.4f", e.Node, db(e.SQNR), db(e.SQNRWeights), db(e.SQNRActs), e.Cosine)
 	}
-	// The stem (8-bit weights, 4-bit output) reads the exact input: its error is its own.
-	if e := byNode["relu"]; e.SQNR == nil || *e.SQNR < 15 {
-		t.Errorf("stem SQNR %v", e.SQNR)
+	// The stem (8-bit weights, 4-bit output) reads the exact input: its error is its own,
+	// its isolated error equals its network error, and its input split is absent.
+	if e := byNode["relu"]; e.SQNR == nil || *e.SQNR < 15 || e.Local == nil || math.Abs(*e.Local-*e.SQNR) > 1e-6 || e.LocalInput != nil {
+		t.Errorf("stem: SQNR %v, isolated %v, input %v", e.SQNR, e.Local, e.LocalInput)
+	}
+	// A conv2 reads a quantized activation (relu1): its input split is present, and what it
+	// injects alone is less than what it carries in the network.
+	if e := byNode["layer2.1.conv2"]; e.LocalInput == nil || e.Local == nil || e.LocalWeights == nil || *e.Local <= *e.SQNR {
+		t.Errorf("layer2.1.conv2: %+v", e)
+	}
+	// Worst injector first.
+	for i := 1; i < len(errs); i++ {
+		if a, b := errs[i-1].Local, errs[i].Local; a == nil || (b != nil && *a > *b) {
+			t.Fatalf("rows not ordered by isolated SQNR at %d", i)
+		}
 	}
 	// Kept in float, the stem's output is exact (its input is the unquantized image).
 	o2 := o

@@ -16,7 +16,7 @@ const state = {
   charts: {},
   busy: false,
   keep: {}, // layer name → {wbits: 8, abits: 8}, from clicks on the per-layer table
-  sqnr: new Map(), // layer → SQNR of its output, from "Find what breaks"
+  sqnr: new Map(), // layer → SQNR of what it injects alone, from "Find what breaks"
 };
 
 // Everything the page shows after a run, for tests and curious users.
@@ -134,7 +134,7 @@ async function run() {
 
 function showLayers(plan) {
   const acts = new Map(plan.activations.map((a) => [a.layer, a]));
-  // The worst three: by SQNR once "Find what breaks" ran, else by activation MSE.
+  // The worst three: by injected SQNR once "Find what breaks" ran, else by activation MSE.
   const ranked = state.sqnr.size
     ? [...state.sqnr.entries()].filter(([, v]) => v !== null).sort((a, b) => a[1] - b[1]).map(([l]) => l)
     : [...plan.activations].sort((a, b) => b.mse - a.mse).map((a) => a.layer);
@@ -244,9 +244,9 @@ async function showChannel() {
 async function findWhatBreaks() {
   setStatus('comparing every layer with the float network…');
   const errs = await state.fb.debug(state.test.slice(0, 32));
-  state.sqnr = new Map(errs.map((e) => [e.layer, e.sqnr_db]));
+  state.sqnr = new Map(errs.map((e) => [e.layer, e.local_db]));
   showLayers(state.plan);
-  const worst = errs.filter((e) => e.sqnr_db !== null).slice(0, 3).map((e) => `${e.layer} (${e.sqnr_db.toFixed(1)} dB)`);
+  const worst = errs.filter((e) => e.local_db !== null).slice(0, 3).map((e) => `${e.layer} (${e.local_db.toFixed(1)} dB)`);
   setStatus(`worst layers: ${worst.join(', ')} — click one to keep it at 8 bits, then Run`);
   window.fourbitPage.lastDebug = errs;
 }

@@ -102,11 +102,14 @@ func runDebug(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(errs)
 	}
-	fmt.Fprintf(stdout, "W%dA%d, %d images; SQNR in dB of each quantized activation against the float network (worst first)\n\n", opts.WeightBits, opts.ActBits, src.Len())
+	fmt.Fprintf(stdout, "W%dA%d, %d images. SQNR (dB) of each quantized activation against the float network, worst first;\n"+
+		"then the layer alone on the float network's input (isolated): all it injects, and split into its own weights, its input activation and its output activation.\n\n",
+		opts.WeightBits, opts.ActBits, src.Len())
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "node\tlayer\tSQNR\tweights only\tactivations only\tcosine\trel. MSE\t")
+	fmt.Fprintln(tw, "node\tlayer\tSQNR\tweights only\tactivations only\tcosine\trel. MSE\tisolated\town weights\tinput act.\toutput act.\t")
 	for _, e := range errs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.4f\t%.3g\t\n", e.Node, e.Layer, dbString(e.SQNR), dbString(e.SQNRWeights), dbString(e.SQNRActs), e.Cosine, e.RelMSE)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.4f\t%.3g\t%s\t%s\t%s\t%s\t\n", e.Node, e.Layer, dbString(e.SQNR), dbString(e.SQNRWeights), dbString(e.SQNRActs), e.Cosine, e.RelMSE,
+			dbString(e.Local), dbString(e.LocalWeights), dbString(e.LocalInput), dbString(e.LocalOutput))
 	}
 	return tw.Flush()
 }

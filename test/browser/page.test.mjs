@@ -85,7 +85,7 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
     // Find what breaks, keep the worst layer at 8 bits, run again.
     await page.click('#debug');
     await page.waitForFunction(() => window.fourbitPage.lastDebug, null, { timeout: 5 * 60 * 1000 });
-    const worstLayer = await page.evaluate(() => window.fourbitPage.lastDebug.find((e) => e.sqnr_db !== null).layer);
+    const worstLayer = await page.evaluate(() => window.fourbitPage.lastDebug.find((e) => e.local_db !== null).layer);
     await page.click(`#layers tbody tr:has(td:text-is("${worstLayer}"))`);
     assert.ok(await page.locator('#layers tbody tr.kept').count() === 1, 'the clicked layer is marked');
     await page.evaluate(() => { window.fourbitPage.lastRun = null; });

@@ -89,7 +89,7 @@ test('bad input from JavaScript rejects with a message and the next call works',
     assert.ok(view.counts.length > 0 && view.mse_analytic.length === 40);
     await assert.rejects(fb.channel('nope', 0), /no quantized activation/);
     const errs = await fb.debug([img]);
-    assert.ok(errs.length > 20 && 'sqnr_db' in errs[0]);
+    assert.ok(errs.length > 20 && 'sqnr_db' in errs[0] && typeof errs[0].local_db === 'number');
     const exported = await fb.exportModel();
     assert.ok(exported instanceof Uint8Array && exported.length > 100000);
     const doc = JSON.parse(new TextDecoder().decode(exported));
