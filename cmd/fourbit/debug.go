@@ -32,11 +32,34 @@ func (k keepFlag) Set(v string) error {
 		k[name] = ptq.Keep{Float: true}
 		return nil
 	}
-	b, err := strconv.Atoi(val)
-	if err != nil || b < 1 || b > 8 {
-		return fmt.Errorf("%s: bits must be 1..8 or float, got %q", name, val)
+	if b, err := strconv.Atoi(val); err == nil {
+		if b < 1 || b > 8 {
+			return fmt.Errorf("%s: bits must be 1..8 or float, got %q", name, val)
+		}
+		k[name] = ptq.Keep{WeightBits: b, ActBits: b}
+		return nil
 	}
-	k[name] = ptq.Keep{WeightBits: b, ActBits: b}
+	// w8, a8, w8a6: weights and/or output activation only.
+	var keep ptq.Keep
+	rest := strings.ToLower(val)
+	for rest != "" {
+		which := rest[0]
+		i := 1
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		b, err := strconv.Atoi(rest[1:i])
+		if (which != 'w' && which != 'a') || err != nil || b < 1 || b > 8 {
+			return fmt.Errorf("%s: want BITS, float, wBITS, aBITS or wBITSaBITS (1..8), got %q", name, val)
+		}
+		if which == 'w' {
+			keep.WeightBits = b
+		} else {
+			keep.ActBits = b
+		}
+		rest = rest[i:]
+	}
+	k[name] = keep
 	return nil
 }
 

@@ -60,7 +60,34 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var b benchOutput
-	if err := json.Unmarshal(out.Bytes(), &b); err != nil || len(b.Conv) != 3 || !(b.FP32ImagesSec > 0) || !(b.W4A4ImagesSec > 0) {
+	if err := json.Unmarshal(out.Bytes(), &b); err != nil || len(b.Conv) != 3 || !(b.FP32ImagesSec > 0) || !(b.W4A4ImagesSec > 0) ||
+		len(b.ConvInt8) != 3 || len(b.ConvInt4) != 3 || !(b.GemmInt4 > 0) || !(b.EngineImgSec > 0) || !(b.EnginePTImgSec > 0) ||
+		b.PackedBytes <= 0 || 7*b.PackedBytes > b.FloatBytes {
 		t.Errorf("bench output %+v %v", b, err)
+	}
+}
+
+func TestKeepFlag(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want ptq.Keep
+		bad  bool
+	}{
+		{"l=8", ptq.Keep{WeightBits: 8, ActBits: 8}, false},
+		{"l=float", ptq.Keep{Float: true}, false},
+		{"l=a8", ptq.Keep{ActBits: 8}, false},
+		{"l=w6", ptq.Keep{WeightBits: 6}, false},
+		{"l=W8A6", ptq.Keep{WeightBits: 8, ActBits: 6}, false},
+		{"l=9", ptq.Keep{}, true},
+		{"l=x8", ptq.Keep{}, true},
+		{"l=w", ptq.Keep{}, true},
+		{"l=a0", ptq.Keep{}, true},
+		{"=8", ptq.Keep{}, true},
+	} {
+		k := keepFlag{}
+		err := k.Set(c.in)
+		if (err != nil) != c.bad || (!c.bad && k["l"] != c.want) {
+			t.Errorf("%q: got %+v, %v", c.in, k["l"], err)
+		}
 	}
 }

@@ -118,7 +118,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	outFile := fs.String("out", "", "write the quantized model to this file (fourbit-quantized/1 JSON)")
 	keep := keepFlag{}
-	fs.Var(keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=float (repeatable; names from fourbit info)")
+	fs.Var(keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=a8 (output only), NAME=w8, NAME=float (repeatable; names from fourbit info)")
 	useEngine := fs.Bool("engine", false, "also build the integer engine and evaluate it (packed weights, integer activations) against the simulation")
 	budget := fs.Float64("budget", 0, "automatic mixed precision: raise the most sensitive layers to 8 bits within this mean weight width (needs --data)")
 	if err := parse(fs, args); err != nil {
