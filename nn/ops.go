@@ -389,19 +389,23 @@ func (p Pool) Forward(out []float32, ins [][]float32, inShapes [][]int, outShape
 	}
 }
 
-// GlobalAvgPool averages each channel of a C×H×W map into a vector of C values.
-type GlobalAvgPool struct{}
+// GlobalAvgPool averages each channel of a C×H×W map into a vector of C values (a C×1×1
+// map with KeepDims, as ONNX's GlobalAveragePool, whose output convolutions may read).
+type GlobalAvgPool struct{ KeepDims bool }
 
 // Kind implements Op.
 func (GlobalAvgPool) Kind() string { return "GlobalAvgPool" }
 
 // OutShape implements Op.
-func (GlobalAvgPool) OutShape(in [][]int) ([]int, error) {
+func (p GlobalAvgPool) OutShape(in [][]int) ([]int, error) {
 	if err := wantInputs(in, 1); err != nil {
 		return nil, err
 	}
 	if err := wantMap(in[0]); err != nil {
 		return nil, err
+	}
+	if p.KeepDims {
+		return []int{in[0][0], 1, 1}, nil
 	}
 	return []int{in[0][0]}, nil
 }

@@ -24,7 +24,7 @@ func loadModelAndData(modelPath, dir string, limit int) (*nn.Graph, *dataset.Sou
 	if modelPath == "" {
 		return nil, nil, usageError{fmt.Errorf("--model is required")}
 	}
-	g, err := model.LoadFile(modelPath)
+	g, err := model.LoadFileWith(modelPath, model.Options{InputShape: inputShape})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // command is one subcommand of the CLI.
@@ -84,6 +86,8 @@ type usageError struct{ error }
 func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	inputShape = nil
+	fs.Var(&inputShape, "input-shape", "CxHxW input size for models that leave it open (ONNX), e.g. 3x224x224")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: fourbit %s %s\n\nFlags:\n", name, synopsis)
 		fs.PrintDefaults()
@@ -102,5 +106,35 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	return nil
+}
+
+// inputShape is the --input-shape of the running command.
+var inputShape shapeFlag
+
+// shapeFlag parses CxHxW.
+type shapeFlag []int
+
+func (s *shapeFlag) String() string {
+	if s == nil || *s == nil {
+		return ""
+	}
+	return fmt.Sprint([]int(*s))
+}
+
+func (s *shapeFlag) Set(v string) error {
+	parts := strings.Split(strings.ToLower(v), "x")
+	if len(parts) != 3 {
+		return fmt.Errorf("want CxHxW, got %q", v)
+	}
+	var out []int
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 1<<14 {
+			return fmt.Errorf("want CxHxW with sizes 1..16384, got %q", v)
+		}
+		out = append(out, n)
+	}
+	*s = out
 	return nil
 }

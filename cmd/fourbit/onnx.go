@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"fourbit/dataset"
+	"fourbit/engine"
+	"fourbit/formats/onnx"
+	"fourbit/nn"
+	"fourbit/ptq"
+)
+
+func init() {
+	register("export", "write a model as ONNX: float, or quantized (QDQ) when --calib is given", runExport)
+	register("logits", "write the preprocessed images and a network's logits (float, simulated or integer engine) as raw float32 files, for checks against other runtimes", runLogits)
+}
+
+// quantizeFor calibrates g on calibDir and quantizes it with opts.
+func quantizeFor(g *nn.Graph, calibDir string, opts ptq.Options, stderr io.Writer) (*ptq.Quantized, error) {
+	cal, err := calibrate(g, calibDir, opts, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return ptq.Quantize(g, cal, opts)
+}
+
+func runExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("export", "--model FILE --out FILE.onnx [--calib DIR [quantization options]]", stderr)
+	opts := ptq.DefaultOptions()
+	of := bindOptions(fs, &opts)
+	modelPath := fs.String("model", "", "model file")
+	out := fs.String("out", "", "ONNX file to write")
+	calibDir := fs.String("calib", "", "calibration folder: export the quantized network as a QDQ model")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := of.finish(); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{fmt.Errorf("--out is required")}
+	}
+	g, _, err := loadModelAndData(*modelPath, "", 0)
+	if err != nil {
+		return err
+	}
+	var data []byte
+	if *calibDir == "" {
+		data, err = onnx.Export(g)
+	} else {
+		q, qerr := quantizeFor(g, *calibDir, opts, stderr)
+		if qerr != nil {
+			return qerr
+		}
+		data, err = onnx.ExportQDQ(g, q)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, len(data))
+	return nil
+}
+
+type logitsOutput struct {
+	Images  int    `json:"images"`
+	Classes int    `json:"classes"`
+	Shape   []int  `json:"input_shape"`
+	Labels  []int  `json:"labels"`
+	Network string `json:"network"`
+}
+
+func runLogits(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("logits", "--model FILE --data DIR [--limit N] --inputs FILE --out FILE [--calib DIR [options] [--engine]] [--json]", stderr)
+	opts := ptq.DefaultOptions()
+	of := bindOptions(fs, &opts)
+	modelPath := fs.String("model", "", "model file")
+	dir := fs.String("data", "", "labelled image folder")
+	limit := fs.Int("limit", 0, "only the first N images")
+	inputs := fs.String("inputs", "", "write the preprocessed input tensors here (float32, N×C×H×W)")
+	outFile := fs.String("out", "", "write the logits here (float32, N×classes)")
+	calibDir := fs.String("calib", "", "calibration folder: the simulated quantized network's logits")
+	useEngine := fs.Bool("engine", false, "with --calib: the integer engine's logits")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := of.finish(); err != nil {
+		return err
+	}
+	if *dir == "" || *outFile == "" {
+		return usageError{fmt.Errorf("--data and --out are required")}
+	}
+	g, src, err := loadModelAndData(*modelPath, *dir, *limit)
+	if err != nil {
+		return err
+	}
+	forward := func(x []float32, b int) ([]float32, error) { return g.Forward(x, b, nil) }
+	network := "float"
+	if *calibDir != "" {
+		if *useEngine && opts.ResidualBits == 0 {
+			opts.ResidualBits = 8
+		}
+		q, err := quantizeFor(g, *calibDir, opts, stderr)
+		if err != nil {
+			return err
+		}
+		hook := q.Hook()
+		forward, network = func(x []float32, b int) ([]float32, error) { return q.Graph.Forward(x, b, hook) }, "simulated"
+		if *useEngine {
+			f, err := dataset.Open(*calibDir, g.Classes, 0)
+			if err != nil {
+				return err
+			}
+			csrc, err := dataset.NewSource(f, g)
+			if err != nil {
+				return err
+			}
+			cfg := engine.DefaultConfig()
+			cfg.CalibImages = opts.CalibImages
+			net, err := engine.Build(q, csrc, cfg)
+			if err != nil {
+				return err
+			}
+			forward, network = net.Forward, "engine"
+		}
+	}
+	var inW *bufio.Writer
+	if *inputs != "" {
+		f, err := os.Create(*inputs)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		inW = bufio.NewWriter(f)
+		defer inW.Flush()
+	}
+	of2, err := os.Create(*outFile)
+	if err != nil {
+		return err
+	}
+	defer of2.Close()
+	outW := bufio.NewWriter(of2)
+	defer outW.Flush()
+	per := nn.Size(g.Input().Shape)
+	res := logitsOutput{Classes: nn.Size(g.Output().Shape), Shape: g.Input().Shape, Network: network}
+	const batch = ptq.DefaultBatch
+	x := make([]float32, batch*per)
+	for lo := 0; lo < src.Len(); lo += batch {
+		hi := min(lo+batch, src.Len())
+		labels, err := src.Load(x[:(hi-lo)*per], lo, hi)
+		if err != nil {
+			return err
+		}
+		y, err := forward(x[:(hi-lo)*per], hi-lo)
+		if err != nil {
+			return err
+		}
+		if inW != nil {
+			if err := writeF32(inW, x[:(hi-lo)*per]); err != nil {
+				return err
+			}
+		}
+		if err := writeF32(outW, y); err != nil {
+			return err
+		}
+		res.Labels = append(res.Labels, labels...)
+		res.Images = hi
+	}
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+func writeF32(w io.Writer, v []float32) error {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	_, err := w.Write(b)
+	return err
+}

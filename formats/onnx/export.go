@@ -1,0 +1,385 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"fourbit/nn"
+	"fourbit/ptq"
+)
+
+// ExportOpset is the opset of the models fourbit writes: the first with per-axis
+// QuantizeLinear/DequantizeLinear. 4-bit codes are stored in uint8 containers (INT4/UINT4
+// need opset 21, which ONNX Runtime's CPU kernels do not run for every operator fourbit emits).
+const ExportOpset = 13
+
+// writer accumulates a graph's nodes and initializers.
+type writer struct {
+	nodes, inits [][]byte
+	n            int
+}
+
+func tag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	return protowire.AppendTag(b, num, typ)
+}
+
+func appendString(b []byte, num protowire.Number, s string) []byte {
+	return protowire.AppendString(tag(b, num, protowire.BytesType), s)
+}
+
+func appendBytes(b []byte, num protowire.Number, p []byte) []byte {
+	return protowire.AppendBytes(tag(b, num, protowire.BytesType), p)
+}
+
+func appendVarint(b []byte, num protowire.Number, v int64) []byte {
+	return protowire.AppendVarint(tag(b, num, protowire.VarintType), uint64(v))
+}
+
+// attr is one attribute of a node.
+type attr struct {
+	name   string
+	i      *int64
+	f      *float32
+	ints   []int64
+	isInts bool
+}
+
+func aInt(name string, v int64) attr     { return attr{name: name, i: &v} }
+func aFloat(name string, v float32) attr { return attr{name: name, f: &v} }
+func aInts(name string, v ...int64) attr { return attr{name: name, ints: v, isInts: true} }
+
+func i64s(v ...int) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+func (w *writer) node(op, name string, inputs, outputs []string, attrs ...attr) {
+	var b []byte
+	for _, in := range inputs {
+		b = appendString(b, 1, in)
+	}
+	for _, out := range outputs {
+		b = appendString(b, 2, out)
+	}
+	b = appendString(b, 3, name)
+	b = appendString(b, 4, op)
+	for _, a := range attrs {
+		var ab []byte
+		ab = appendString(ab, 1, a.name)
+		switch {
+		case a.i != nil:
+			ab = appendVarint(ab, 20, attrTypeInt)
+			ab = appendVarint(ab, 3, *a.i)
+		case a.f != nil:
+			ab = appendVarint(ab, 20, attrTypeFloat)
+			ab = protowire.AppendFixed32(tag(ab, 2, protowire.Fixed32Type), math.Float32bits(*a.f))
+		case a.isInts:
+			ab = appendVarint(ab, 20, attrTypeInts)
+			for _, v := range a.ints {
+				ab = appendVarint(ab, 8, v)
+			}
+		}
+		b = appendBytes(b, 5, ab)
+	}
+	w.nodes = append(w.nodes, b)
+}
+
+// tensorBytes encodes a TensorProto with raw data.
+func tensorBytes(name string, dims []int64, dataType int64, raw []byte) []byte {
+	var b []byte
+	for _, d := range dims {
+		b = appendVarint(b, 1, d)
+	}
+	b = appendVarint(b, 2, dataType)
+	b = appendString(b, 8, name)
+	return appendBytes(b, 9, raw)
+}
+
+func (w *writer) initF32(name string, dims []int64, v []float32) string {
+	raw := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
+	}
+	w.inits = append(w.inits, tensorBytes(name, dims, typeFloat, raw))
+	return name
+}
+
+func (w *writer) initU8(name string, dims []int64, v []uint8) string {
+	w.inits = append(w.inits, tensorBytes(name, dims, typeUint8, append([]byte(nil), v...)))
+	return name
+}
+
+func (w *writer) initI64(name string, v ...int64) string {
+	raw := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(raw[8*i:], uint64(x))
+	}
+	w.inits = append(w.inits, tensorBytes(name, []int64{int64(len(v))}, typeInt64, raw))
+	return name
+}
+
+func valueInfoBytes(name string, dims []int64, batchParam string) []byte {
+	var shape []byte
+	if batchParam != "" {
+		shape = appendBytes(shape, 1, appendString(nil, 2, batchParam))
+	}
+	for _, d := range dims {
+		shape = appendBytes(shape, 1, appendVarint(nil, 1, d))
+	}
+	var tt []byte
+	tt = appendVarint(tt, 1, typeFloat)
+	tt = appendBytes(tt, 2, shape)
+	var typ []byte
+	typ = appendBytes(typ, 1, tt)
+	var b []byte
+	b = appendString(b, 1, name)
+	return appendBytes(b, 2, typ)
+}
+
+// quantizers of an export: weight plans and activation quantizers by node name.
+type qdq struct {
+	q *ptq.Quantized
+}
+
+// Export writes g as a float ONNX model (opset 13). Its preprocessing and class names go into
+// the model's metadata, which Read restores.
+func Export(g *nn.Graph) ([]byte, error) { return export(g, nil) }
+
+// ExportQDQ writes the quantized network q (made from g) as a QDQ ONNX model: every
+// quantized weight tensor is stored as uint8 codes with per-output-channel scale and zero point
+// and dequantized by DequantizeLinear (followed by bias correction's per-channel gain and
+// offset, when it changed anything), and every quantized activation passes through its
+// clipping range (Max/Min, per channel), QuantizeLinear and DequantizeLinear. ONNX Runtime
+// then computes in float what fourbit's simulation computes.
+func ExportQDQ(g *nn.Graph, q *ptq.Quantized) ([]byte, error) { return export(q.Graph, &qdq{q: q}) }
+
+func export(g *nn.Graph, qz *qdq) ([]byte, error) {
+	w := &writer{}
+	in := g.Input()
+	if len(in.Shape) != 3 {
+		return nil, fmt.Errorf("onnx export: input shape %v is not C×H×W", in.Shape)
+	}
+	for _, n := range g.Nodes[1:] {
+		if err := w.emit(n, qz); err != nil {
+			return nil, fmt.Errorf("onnx export: node %s (%s): %w", n.Name, n.Op.Kind(), err)
+		}
+	}
+	var gb []byte
+	for _, nb := range w.nodes {
+		gb = appendBytes(gb, 1, nb)
+	}
+	gb = appendString(gb, 2, "fourbit")
+	for _, ib := range w.inits {
+		gb = appendBytes(gb, 5, ib)
+	}
+	gb = appendBytes(gb, 11, valueInfoBytes(in.Name, i64s(in.Shape...), "N"))
+	out := g.Output()
+	gb = appendBytes(gb, 12, valueInfoBytes(out.Name, i64s(out.Shape...), "N"))
+
+	var mb []byte
+	mb = appendVarint(mb, 1, 8) // IR version 8
+	mb = appendString(mb, 2, "fourbit")
+	mb = appendBytes(mb, 8, appendVarint(appendString(nil, 1, ""), 2, ExportOpset))
+	mb = appendBytes(mb, 7, gb)
+	pre, _ := json.Marshal(struct{ Mean, Std [3]float32 }{g.Preprocess.Mean, g.Preprocess.Std})
+	mb = appendBytes(mb, 14, appendString(appendString(nil, 1, metaPreprocess), 2, string(pre)))
+	if len(g.Classes) > 0 {
+		cl, _ := json.Marshal(g.Classes)
+		mb = appendBytes(mb, 14, appendString(appendString(nil, 1, metaClasses), 2, string(cl)))
+	}
+	return mb, nil
+}
+
+// emit writes the nodes of one graph node; its output value is named after the node (after
+// the activation's QDQ chain when it is quantized).
+func (w *writer) emit(n *nn.Node, qz *qdq) error {
+	out := n.Name
+	var ap *ptq.ActPlan
+	if qz != nil {
+		if a, ok := qz.q.Act(n.Name); ok {
+			ap = a
+			out = n.Name + ".f"
+		}
+	}
+	ins := make([]string, len(n.Inputs))
+	for i, p := range n.Inputs {
+		ins[i] = p.Name
+	}
+	name := n.Name
+	switch op := n.Op.(type) {
+	case *nn.Conv:
+		wName, err := w.weights(n, op.W, []int64{int64(op.OutC), int64(len(op.W) / (op.OutC * op.KH * op.KW)), int64(op.KH), int64(op.KW)}, qz)
+		if err != nil {
+			return err
+		}
+		inputs := []string{ins[0], wName}
+		if op.B != nil {
+			inputs = append(inputs, w.initF32(name+".bias", i64s(op.OutC), op.B))
+		}
+		w.node("Conv", name, inputs, []string{out}, aInts("kernel_shape", i64s(op.KH, op.KW)...),
+			aInts("strides", i64s(op.StrideH, op.StrideW)...), aInts("dilations", i64s(op.DilH, op.DilW)...),
+			aInts("pads", i64s(op.PadT, op.PadL, op.PadB, op.PadR)...), aInt("group", int64(op.Groups)))
+	case *nn.Linear:
+		wName, err := w.weights(n, op.W, i64s(op.Out, op.In), qz)
+		if err != nil {
+			return err
+		}
+		b := op.B
+		if b == nil {
+			b = make([]float32, op.Out)
+		}
+		w.node("Gemm", name, []string{ins[0], wName, w.initF32(name+".bias", i64s(op.Out), b)}, []string{out}, aInt("transB", 1))
+	case *nn.BatchNorm:
+		c := int64(len(op.Gamma))
+		w.node("BatchNormalization", name, []string{ins[0], w.initF32(name+".gamma", []int64{c}, op.Gamma), w.initF32(name+".beta", []int64{c}, op.Beta),
+			w.initF32(name+".mean", []int64{c}, op.Mean), w.initF32(name+".var", []int64{c}, op.Var)}, []string{out}, aFloat("epsilon", float32(op.Eps)))
+	case nn.ReLU:
+		w.node("Relu", name, ins, []string{out})
+	case nn.LeakyReLU:
+		w.node("LeakyRelu", name, ins, []string{out}, aFloat("alpha", op.Alpha))
+	case nn.Clip:
+		w.node("Clip", name, []string{ins[0], w.initF32(name+".min", nil, []float32{op.Lo}), w.initF32(name+".max", nil, []float32{op.Hi})}, []string{out})
+	case nn.Add:
+		w.node("Add", name, ins, []string{out})
+	case nn.Pool:
+		kind := "AveragePool"
+		attrs := []attr{aInts("kernel_shape", i64s(op.KH, op.KW)...), aInts("strides", i64s(op.StrideH, op.StrideW)...), aInts("pads", i64s(op.PadT, op.PadL, op.PadB, op.PadR)...)}
+		if op.Max {
+			kind = "MaxPool"
+		} else if !op.ExcludePad {
+			attrs = append(attrs, aInt("count_include_pad", 1))
+		}
+		w.node(kind, name, ins, []string{out}, attrs...)
+	case nn.GlobalAvgPool:
+		if op.KeepDims {
+			w.node("GlobalAveragePool", name, ins, []string{out})
+			break
+		}
+		w.node("GlobalAveragePool", name+".gap", ins, []string{name + ".gap"})
+		w.node("Flatten", name, []string{name + ".gap"}, []string{out}, aInt("axis", 1))
+	case nn.HardSigmoid:
+		w.node("HardSigmoid", name, ins, []string{out}, aFloat("alpha", op.Alpha), aFloat("beta", op.Beta))
+	case nn.Mul:
+		w.node("Mul", name, ins, []string{out})
+	case nn.Flatten:
+		w.node("Flatten", name, ins, []string{out}, aInt("axis", 1))
+	case nn.Concat:
+		w.node("Concat", name, ins, []string{out}, aInt("axis", 1))
+	case nn.Softmax:
+		w.node("Softmax", name, ins, []string{out}, aInt("axis", 1))
+	case nn.Pad:
+		w.node("Pad", name, []string{ins[0], w.initI64(name+".pads", 0, 0, int64(op.T), int64(op.L), 0, 0, int64(op.B), int64(op.R))}, []string{out})
+	case nn.ShortcutA:
+		big := int64(math.MaxInt32)
+		w.node("Slice", name+".slice", []string{ins[0], w.initI64(name+".starts", 0, 0), w.initI64(name+".ends", big, big),
+			w.initI64(name+".axes", 2, 3), w.initI64(name+".steps", int64(op.Stride), int64(op.Stride))}, []string{name + ".slice"})
+		p := int64(op.PadC)
+		w.node("Pad", name, []string{name + ".slice", w.initI64(name+".pads", 0, p, 0, 0, 0, p, 0, 0)}, []string{out})
+	case nn.Affine:
+		dims := broadcastDims(len(op.Scale), n.Shape)
+		w.node("Mul", name+".mul", []string{ins[0], w.initF32(name+".scale", dims, op.Scale)}, []string{name + ".mul"})
+		w.node("Add", name, []string{name + ".mul", w.initF32(name+".shift", broadcastDims(len(op.Shift), n.Shape), op.Shift)}, []string{out})
+	default:
+		return fmt.Errorf("no ONNX form for %s", n.Op.Kind())
+	}
+	if ap != nil {
+		return w.quantizeAct(n, out, ap)
+	}
+	return nil
+}
+
+// broadcastDims is the shape of a per-channel constant (or a scalar) for a tensor of
+// per-image shape.
+func broadcastDims(n int, shape []int) []int64 {
+	if n == 1 {
+		return nil
+	}
+	dims := []int64{int64(n)}
+	for range shape[1:] {
+		dims = append(dims, 1)
+	}
+	return dims
+}
+
+// weights writes a layer's weight tensor: float, or as codes with DequantizeLinear (and bias
+// correction's per-row gain and offset) when qz holds its plan. It returns the value name.
+func (w *writer) weights(n *nn.Node, fw []float32, dims []int64, qz *qdq) (string, error) {
+	name := n.Name + ".weight"
+	if qz == nil {
+		return w.initF32(name, dims, fw), nil
+	}
+	wp, ok := qz.q.Weights(n.Name)
+	if !ok {
+		return w.initF32(name, dims, fw), nil // kept in float
+	}
+	rows := int(dims[0])
+	qs := wp.Quantizers()
+	codes := wp.Codes()
+	scale, zero := make([]float32, rows), make([]uint8, rows)
+	gain, offset := make([]float32, rows), make([]float32, rows)
+	corrected := false
+	for o := 0; o < rows; o++ {
+		qo := qs[min(o, len(qs)-1)]
+		scale[o], zero[o] = float32(qo.Scale), uint8(qo.Zero)
+		if qo.Scale == 0 {
+			scale[o], zero[o] = 1, 0
+		}
+		gain[o] = float32(wp.Scale[o])
+		offset[o] = float32((1-wp.Scale[o])*wp.MeanQuant[o] + wp.Shift[o])
+		corrected = corrected || gain[o] != 1 || offset[o] != 0
+	}
+	w.initU8(name+".codes", dims, codes)
+	w.node("DequantizeLinear", name+".dq", []string{name + ".codes", w.initF32(name+".scale", i64s(rows), scale), w.initU8(name+".zero", i64s(rows), zero)},
+		[]string{name + ".dq"}, aInt("axis", 0))
+	if !corrected {
+		return name + ".dq", nil
+	}
+	bd := make([]int64, len(dims))
+	bd[0] = dims[0]
+	for i := 1; i < len(bd); i++ {
+		bd[i] = 1
+	}
+	w.node("Mul", name+".gain", []string{name + ".dq", w.initF32(name+".gainv", bd, gain)}, []string{name + ".gain"})
+	w.node("Add", name+".corrected", []string{name + ".gain", w.initF32(name+".offsetv", bd, offset)}, []string{name})
+	return name, nil
+}
+
+// quantizeAct writes the clip → QuantizeLinear → DequantizeLinear chain of an activation from
+// value in to the node's name.
+func (w *writer) quantizeAct(n *nn.Node, in string, ap *ptq.ActPlan) error {
+	qs := ap.Quantizers()
+	c := len(qs)
+	lo, hi := make([]float32, c), make([]float32, c)
+	scale, zero := make([]float32, c), make([]uint8, c)
+	for i, q := range qs {
+		if q.QMin < 0 || q.QMax > 255 {
+			return fmt.Errorf("codes %d..%d do not fit uint8", q.QMin, q.QMax)
+		}
+		l, h := q.Range()
+		lo[i], hi[i] = float32(l), float32(h)
+		scale[i], zero[i] = float32(q.Scale), uint8(q.Zero)
+		if q.Scale == 0 {
+			scale[i], zero[i], lo[i], hi[i] = 1, 0, 0, 0
+		}
+	}
+	name := n.Name
+	dims := broadcastDims(c, n.Shape)
+	w.node("Max", name+".lo", []string{in, w.initF32(name+".lov", dims, lo)}, []string{name + ".lo"})
+	w.node("Min", name+".hi", []string{name + ".lo", w.initF32(name+".hiv", dims, hi)}, []string{name + ".hi"})
+	var sdims []int64
+	var attrs []attr
+	if c > 1 {
+		sdims = []int64{int64(c)}
+		attrs = []attr{aInt("axis", 1)}
+	}
+	w.node("QuantizeLinear", name+".q", []string{name + ".hi", w.initF32(name+".scale", sdims, scale), w.initU8(name+".zero", sdims, zero)}, []string{name + ".q"}, attrs...)
+	w.node("DequantizeLinear", name+".dq", []string{name + ".q", name + ".scale", name + ".zero"}, []string{name}, attrs...)
+	return nil
+}
