@@ -176,6 +176,17 @@ func (imp *importer) build(m *model) (*nn.Graph, error) {
 	return imp.g, nil
 }
 
+// supportedOps are the operators the reader converts (some only in the forms CNN exporters
+// emit; the error says which form was not).
+var supportedOps = map[string]bool{
+	"Constant": true, "Identity": true, "Dropout": true, "Shape": true, "Cast": true, "Gather": true,
+	"Unsqueeze": true, "Squeeze": true, "Slice": true, "Conv": true, "BatchNormalization": true,
+	"Relu": true, "LeakyRelu": true, "Clip": true, "HardSigmoid": true, "Add": true, "Sub": true,
+	"Mul": true, "Div": true, "MaxPool": true, "AveragePool": true, "GlobalAveragePool": true,
+	"Flatten": true, "Reshape": true, "Gemm": true, "MatMul": true, "Concat": true, "Pad": true,
+	"Softmax": true,
+}
+
 // errSkipped marks a node that reads the output of an unsupported one.
 var errSkipped = errors.New("skipped")
 
@@ -320,6 +331,9 @@ func (imp *importer) node(n *node) error {
 	}
 	for i := range n.inputs {
 		if n.inputs[i] != "" && imp.values[n.inputs[i]] == nil {
+			if !supportedOps[n.opType] {
+				return unsupportedError(fmt.Sprintf("%s (%s)", nodeName(n), n.opType))
+			}
 			return errSkipped // downstream of an unsupported node: already reported
 		}
 	}
