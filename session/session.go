@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"fourbit/formats/onnx"
 	"image"
 	"runtime/debug"
 
@@ -299,6 +300,22 @@ func (s *Session) Export() (b []byte, err error) {
 		return nil, err
 	}
 	return e.Marshal()
+}
+
+// ExportONNX returns the network as ONNX: the quantized network as a QDQ model when
+// quantized is set (after Quantize), else the float network.
+func (s *Session) ExportONNX(quantized bool) (b []byte, err error) {
+	defer guard(&err)
+	if s.g == nil {
+		return nil, fmt.Errorf("%w: load a model first", ErrState)
+	}
+	if !quantized {
+		return onnx.Export(s.g)
+	}
+	if s.q == nil {
+		return nil, fmt.Errorf("%w: quantize before exporting", ErrState)
+	}
+	return onnx.ExportQDQ(s.g, s.q)
 }
 
 // RowOptions is one row of the paper's table as options.

@@ -31,7 +31,10 @@ func main() {
 		"channel":   func(a []js.Value) (any, error) { return channel(s, a) },
 		"defaults":  func([]js.Value) (any, error) { return defaultOptions(), nil },
 		"export":    func([]js.Value) (any, error) { return s.Export() },
-		"rows":      func(a []js.Value) (any, error) { return rows(s, a) },
+		"exportONNX": func(a []js.Value) (any, error) {
+			return s.ExportONNX(len(a) == 0 || a[0].Type() != js.TypeBoolean || a[0].Bool())
+		},
+		"rows": func(a []js.Value) (any, error) { return rows(s, a) },
 		"debug": func(a []js.Value) (any, error) {
 			imgs, err := imagesArg(a, 0)
 			if err != nil {

@@ -56,7 +56,7 @@ async function busy(fn) {
   if (state.busy) return;
   state.busy = true;
   clearError();
-  for (const id of ['run', 'compare', 'download', 'debug']) $(id).disabled = true;
+  for (const id of ['run', 'compare', 'download', 'download-onnx', 'debug']) $(id).disabled = true;
   try {
     await fn();
   } catch (e) {
@@ -65,7 +65,7 @@ async function busy(fn) {
   } finally {
     state.busy = false;
     $('run').disabled = $('compare').disabled = !state.fb || state.test.length === 0;
-    $('download').disabled = $('debug').disabled = !state.plan;
+    $('download').disabled = $('download-onnx').disabled = $('debug').disabled = !state.plan;
   }
 }
 
@@ -350,6 +350,13 @@ async function main() {
     const a = document.createElement('a');
     a.href = URL.createObjectURL(new Blob([bytes], { type: 'application/json' }));
     a.download = 'model-quantized.fourbit.json';
+    a.click();
+  }));
+  $('download-onnx').addEventListener('click', () => busy(async () => {
+    const bytes = await state.fb.exportONNX();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    a.download = 'model-quantized.qdq.onnx';
     a.click();
   }));
   $('layer-select').addEventListener('change', () => busy(showChannel));

@@ -11,6 +11,7 @@
 //   const pred = await fb.infer(image, 3);                     // {fp32: [...], quantized: [...]}
 //   const view = await fb.channel('layer1.0.conv1', 0);        // chart data of one channel
 //   const bytes = await fb.exportModel();                      // Uint8Array, the quantized model
+//   const onnx = await fb.exportONNX();                        // Uint8Array, QDQ ONNX model
 //
 // An image is {width, height, data: Uint8ClampedArray RGBA} (a canvas's ImageData) or
 // {bytes: Uint8Array} (a PNG or JPEG file, decoded by the module exactly as the CLI does).
@@ -105,6 +106,11 @@ export class FourBit {
   // exportModel returns the quantized model as bytes (fourbit-quantized/1 JSON).
   exportModel() { return this.#call('export', []); }
 
+  // exportONNX returns the network as ONNX bytes: the quantized network as a QDQ model
+  // (QuantizeLinear/DequantizeLinear, 4-bit codes in uint8 containers), or with
+  // {quantized: false} the float network.
+  exportONNX({ quantized = true } = {}) { return this.#call('exportONNX', [quantized]); }
+
   terminate() {
     this.worker.terminate();
     for (const p of this.pending.values()) p.reject(new Error('fourbit: worker terminated'));
@@ -150,6 +156,7 @@ export class FourBitPool {
   rows(bits) { return this.members[0].rows(bits); }
   debug(images) { return this.members[0].debug(images); }
   exportModel() { return this.members[0].exportModel(); }
+  exportONNX(opts) { return this.members[0].exportONNX(opts); }
 
   async evaluate(images, labels, onProgress, opts = {}) {
     if (!Array.isArray(images)) throw new Error('evaluate: images must be an array');

@@ -72,3 +72,31 @@ test('ResNet-56 float export agrees with ORT on the first 1,000 JPEG test images
   console.log(`ResNet-56 float, ${n} images: ORT agreement ${r.agreement}%, max |Δlogit| ${r.maxAbsLogitDiff}`);
   assert.ok(r.agreement >= 99.9);
 });
+
+test('the JavaScript API loads ONNX and exports ONNX that ONNX Runtime runs', async () => {
+  const { startModule, folderImages } = await import('./helpers.mjs');
+  const { readFileSync } = await import('node:fs');
+  const { createRequire } = await import('node:module');
+  const ort = createRequire(import.meta.url)('onnxruntime-node');
+  const fb = await startModule();
+  try {
+    const info = await fb.load(new Uint8Array(readFileSync(r20)));
+    const float = await fb.exportONNX({ quantized: false });
+    assert.ok(float instanceof Uint8Array && float.length > 1e6);
+    await assert.rejects(fb.exportONNX(), /quantize/);
+    const calibImgs = folderImages(calib, 32);
+    await fb.calibrate(calibImgs.images);
+    await fb.quantize({ wbits: 4, abits: 4 });
+    const qdq = await fb.exportONNX();
+    const session = await ort.InferenceSession.create(qdq);
+    const out = await session.run({ input: new ort.Tensor('float32', new Float32Array(2 * 3 * 32 * 32), [2, 3, 32, 32]) });
+    assert.equal(out[session.outputNames[0]].data.length, 20);
+    // The float export loads back into the module as a model of its own.
+    const back = await fb.load(float);
+    assert.equal(back.params, info.params);
+    await assert.rejects(fb.load(float.slice(0, 1000)), /onnx/);
+    assert.equal((await fb.info()).params, info.params, 'a bad file leaves the loaded model in place');
+  } finally {
+    fb.terminate();
+  }
+});
