@@ -1,0 +1,52 @@
+// speed-anchor measures, in one run on one machine, single-threaded: ONNX Runtime Web (its
+// wasm backend, in Node) on fourbit's ONNX export of ResNet-20, and fourbit's own wasm build
+// (`fourbit bench` under Go's wasm_exec_node.js): images/s of the fp32 path and of the
+// integer engine.
+//
+//   node tools/speed-anchor.mjs [seconds]     (after ./build.sh cli; needs Go for wasm_exec)
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const seconds = Number(process.argv[2] || 3);
+const tmp = mkdtempSync(join(tmpdir(), 'fourbit-anchor-'));
+const model = join(tmp, 'resnet20.onnx');
+const r20 = join(root, 'testdata', 'cifar10-resnet', 'resnet20-12fca82f.th');
+execFileSync(join(root, 'bin', 'fourbit'), ['export', '--model', r20, '--out', model]);
+
+// ONNX Runtime Web, wasm backend, one thread, batches of 50 random images (values do not
+// change the float arithmetic's cost).
+const ort = await import('onnxruntime-web');
+ort.env.wasm.numThreads = 1;
+const session = await ort.InferenceSession.create(readFileSync(model), { executionProviders: ['wasm'] });
+const batch = 50;
+const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
+const feeds = { input: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
+for (let i = 0; i < 3; i++) await session.run(feeds); // past V8's baseline tier
+let n = 0;
+const t0 = performance.now();
+while (performance.now() - t0 < seconds * 1000) {
+  await session.run(feeds);
+  n += batch;
+}
+const ortWeb = n / ((performance.now() - t0) / 1000);
+
+// fourbit's wasm build, one thread.
+const goroot = execFileSync('go', ['env', 'GOROOT'], { encoding: 'utf8' }).trim();
+const wasm = join(tmp, 'fourbit.wasm');
+execFileSync('go', ['build', '-o', wasm, './cmd/fourbit'], { cwd: root, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' } });
+const out = execFileSync('node', [join(goroot, 'lib', 'wasm', 'wasm_exec_node.js'), wasm, 'bench', '--json', '--seconds', String(seconds),
+  '--model', r20, '--calib', join(root, 'testdata', 'cifar10-png', 'calib')], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+const fb = JSON.parse(out);
+console.log(JSON.stringify({
+  onnxruntime_web_fp32_images_per_sec: +ortWeb.toFixed(1),
+  fourbit_wasm_fp32_images_per_sec: +fb.resnet20_fp32_images_per_sec.toFixed(1),
+  fourbit_wasm_w4a4_simulated_images_per_sec: +fb.resnet20_w4a4_simulated_images_per_sec.toFixed(1),
+  fourbit_wasm_engine_images_per_sec: +fb.resnet20_w4a4_engine_images_per_sec.toFixed(1),
+  fourbit_wasm_engine_per_tensor_images_per_sec: +fb.resnet20_w4a4_per_tensor_engine_images_per_sec.toFixed(1),
+  fourbit_wasm_conv: { fp32: fb.conv_f32, int8: fb.conv_int8, int4: fb.conv_int4 },
+  fourbit_wasm_gemm_64x576x1024: { fp32: fb.gemm_f32_64x576x1024_gops, int4: fb.gemm_int4_64x576x1024_gops },
+}, null, 2));
