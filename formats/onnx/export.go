@@ -46,7 +46,10 @@ type attr struct {
 	f      *float32
 	ints   []int64
 	isInts bool
+	t      []byte // an encoded TensorProto
 }
+
+func aTensor(name string, t []byte) attr { return attr{name: name, t: t} }
 
 func aInt(name string, v int64) attr     { return attr{name: name, i: &v} }
 func aFloat(name string, v float32) attr { return attr{name: name, f: &v} }
@@ -80,6 +83,9 @@ func (w *writer) node(op, name string, inputs, outputs []string, attrs ...attr) 
 		case a.f != nil:
 			ab = appendVarint(ab, 20, attrTypeFloat)
 			ab = protowire.AppendFixed32(tag(ab, 2, protowire.Fixed32Type), math.Float32bits(*a.f))
+		case a.t != nil:
+			ab = appendVarint(ab, 20, attrTypeTensor)
+			ab = appendBytes(ab, 5, a.t)
 		case a.isInts:
 			ab = appendVarint(ab, 20, attrTypeInts)
 			for _, v := range a.ints {

@@ -15,7 +15,7 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
   const results = join(root, 'test-results');
   mkdirSync(results, { recursive: true });
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 1800 } });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1800 }, acceptDownloads: true });
     const origin = new URL(srv.url).origin;
     const foreign = [];
     page.on('request', (r) => {
@@ -67,6 +67,12 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
     assert.equal(pred.fp32.length, 3);
     assert.equal(pred.quantized.length, 3);
     assert.ok((await page.textContent('#predictions')).includes('FP32'));
+
+    // Download the quantized network as ONNX (QDQ): a model file starting with ir_version.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-onnx')]);
+    assert.equal(download.suggestedFilename(), 'model-quantized.qdq.onnx');
+    const onnxBytes = readFileSync(await download.path());
+    assert.ok(onnxBytes.length > 100000 && onnxBytes[0] === 0x08, `ONNX download of ${onnxBytes.length} bytes`);
 
     // A corrupt model file: an error in words, the page keeps working.
     await page.setInputFiles('#model-file', join(root, 'README.md'));

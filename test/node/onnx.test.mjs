@@ -100,3 +100,16 @@ test('the JavaScript API loads ONNX and exports ONNX that ONNX Runtime runs', as
     fb.terminate();
   }
 });
+
+test('every operator the reader converts computes as in ONNX Runtime', async () => {
+  // formats/onnx's TestOpsModel writes a small CNN using all of them (fp16 and typed-field
+  // initializers, Constant nodes, a Shape→Gather→Unsqueeze→Concat→Reshape sub-graph, …).
+  execFileSync('go', ['test', '-count=1', '-run', '^TestOpsModel$', './formats/onnx'],
+    { cwd: root, env: { ...process.env, FOURBIT_ONNX_OPS_OUT: tmp }, encoding: 'utf8' });
+  const model = join(tmp, 'ops.onnx');
+  const n = logits(['--model', model, '--data', testPNG, '--limit', '100'], join(tmp, 'ops-in.f32'), join(tmp, 'ops.f32'));
+  const r = await ortCheck(model, join(tmp, 'ops-in.f32'), join(tmp, 'ops.f32'), n, [3, 32, 32]);
+  console.log(`every-operator model, ${n} images: ORT agreement ${r.agreement}%, max |Δ| ${r.maxAbsLogitDiff}`);
+  assert.equal(r.agreement, 100);
+  assert.ok(r.maxAbsLogitDiff < 1e-5);
+});
