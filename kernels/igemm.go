@@ -228,7 +228,32 @@ func microI32(out *[mr * nr]int64, a []int32, b []int16, k int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 int64
 	a = a[:k*mr]
 	b = b[:k*nr]
-	for kk := 0; kk < k; kk++ {
+	kk := 0
+	for ; kk+1 < k; kk += 2 {
+		av := a[kk*mr : kk*mr+4 : kk*mr+4]
+		bv := b[kk*nr : kk*nr+8 : kk*nr+8]
+		a0, a1 := int64(av[0]), int64(av[1])
+		x0, x1, x2, x3 := int64(bv[0]), int64(bv[1]), int64(bv[2]), int64(bv[3])
+		c00 += a0 * x0
+		c01 += a0 * x1
+		c02 += a0 * x2
+		c03 += a0 * x3
+		c10 += a1 * x0
+		c11 += a1 * x1
+		c12 += a1 * x2
+		c13 += a1 * x3
+		a0, a1 = int64(av[2]), int64(av[3])
+		x0, x1, x2, x3 = int64(bv[4]), int64(bv[5]), int64(bv[6]), int64(bv[7])
+		c00 += a0 * x0
+		c01 += a0 * x1
+		c02 += a0 * x2
+		c03 += a0 * x3
+		c10 += a1 * x0
+		c11 += a1 * x1
+		c12 += a1 * x2
+		c13 += a1 * x3
+	}
+	for ; kk < k; kk++ {
 		a0, a1 := int64(a[kk*mr]), int64(a[kk*mr+1])
 		bv := b[kk*nr : kk*nr+4 : kk*nr+4]
 		x0, x1, x2, x3 := int64(bv[0]), int64(bv[1]), int64(bv[2]), int64(bv[3])
