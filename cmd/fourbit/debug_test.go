@@ -20,8 +20,9 @@ func TestDebugAndSensitivityCommands(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &errs); err != nil || len(errs) < 20 {
 		t.Fatalf("debug: %d rows, %v", len(errs), err)
 	}
+	// Worst injector first: ordered by the layer-isolated SQNR.
 	for i := 1; i < len(errs); i++ {
-		if errs[i-1].SQNR != nil && errs[i].SQNR != nil && *errs[i-1].SQNR > *errs[i].SQNR {
+		if errs[i-1].Local != nil && errs[i].Local != nil && *errs[i-1].Local > *errs[i].Local {
 			t.Errorf("debug rows not worst first at %d", i)
 		}
 	}
