@@ -92,3 +92,20 @@ func TestKeepFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestQuantizeEngineCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"quantize", "--model", testenv.ResNet20(), "--calib", testenv.Asset("cifar10-png/calib"), "--calib-images", "32",
+		"--data", testenv.Asset("cifar10-png/test"), "--limit", "50", "--engine", "--json"}
+	if code := run(args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var q quantizeOutput
+	if err := json.Unmarshal(out.Bytes(), &q); err != nil || q.Engine == nil || q.Engine.Eval == nil {
+		t.Fatalf("output %s: %v", out.String(), err)
+	}
+	if q.Plan.Options.ResidualBits != 8 || q.Engine.Eval.Images != 50 || q.Engine.AgreementSimulated < 98 ||
+		7*q.Engine.PackedBytes > q.Engine.FloatBytes || len(q.Engine.Layers) != 20 {
+		t.Errorf("engine: res bits %d, %+v", q.Plan.Options.ResidualBits, q.Engine)
+	}
+}
