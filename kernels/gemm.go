@@ -12,22 +12,69 @@ type PackedA struct {
 
 // PackA packs the row-major M×K matrix a (leading dimension lda).
 func PackA(a []float32, m, k, lda int) *PackedA {
+	return &PackedA{M: m, K: k, Data: packRows(a, m, k, lda)}
+}
+
+// packRows packs the row-major M×K matrix a into panels of mr rows, each k-major; the last
+// panel is padded with zero rows. It is the A layout of every GEMM here.
+func packRows[T float32 | int16 | int32](a []T, m, k, lda int) []T {
 	panels := (m + mr - 1) / mr
-	p := &PackedA{M: m, K: k, Data: make([]float32, panels*k*mr)}
+	data := make([]T, panels*k*mr)
 	for ip := 0; ip < panels; ip++ {
-		dst := p.Data[ip*k*mr:]
+		dst := data[ip*k*mr:]
 		for r := 0; r < mr; r++ {
 			i := ip*mr + r
 			if i >= m {
 				break
 			}
-			row := a[i*lda : i*lda+k]
-			for kk, v := range row {
+			for kk, v := range a[i*lda : i*lda+k] {
 				dst[kk*mr+r] = v
 			}
 		}
 	}
-	return p
+	return data
+}
+
+// packColumns packs the row-major K×N matrix b into dst: panels of nr columns, each k-major,
+// the last padded with zeros. It is the B layout of every GEMM here.
+func packColumns[T float32 | int16](dst, b []T, k, n, ldb int) {
+	panels := (n + nr - 1) / nr
+	for jp := 0; jp < panels; jp++ {
+		p := dst[jp*k*nr : (jp+1)*k*nr]
+		j0 := jp * nr
+		w := min(nr, n-j0)
+		for kk := 0; kk < k; kk++ {
+			q := p[kk*nr : kk*nr+nr]
+			for c := range nr {
+				if c < w {
+					q[c] = b[kk*ldb+j0+c]
+				} else {
+					q[c] = 0
+				}
+			}
+		}
+	}
+}
+
+// tiles runs a micro-kernel over every mr×nr tile of C = A·B (A packed by packRows, B by
+// packColumns) and stores the tiles into the row-major c (leading dimension ldc).
+func tiles[A, B, C any](c []C, ldc, m, k int, a []A, bp []B, n int, micro func(out *[mr * nr]C, a []A, b []B, k int)) {
+	mPanels := (m + mr - 1) / mr
+	nPanels := (n + nr - 1) / nr
+	for ip := 0; ip < mPanels; ip++ {
+		ap := a[ip*k*mr : (ip+1)*k*mr]
+		i0 := ip * mr
+		h := min(mr, m-i0)
+		for jp := 0; jp < nPanels; jp++ {
+			var blk [mr * nr]C
+			micro(&blk, ap, bp[jp*k*nr:(jp+1)*k*nr], k)
+			j0 := jp * nr
+			w := min(nr, n-j0)
+			for r := 0; r < h; r++ {
+				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], blk[r*nr:r*nr+w])
+			}
+		}
+	}
 }
 
 // PackedBLen is the length of the buffer PackB fills for a K×N matrix.
@@ -35,24 +82,7 @@ func PackedBLen(k, n int) int { return (n + nr - 1) / nr * k * nr }
 
 // PackB packs the row-major K×N matrix b (leading dimension ldb) into dst: panels of 4
 // columns, each stored k-major ([k][4]); the last panel is padded with zeros.
-func PackB(dst, b []float32, k, n, ldb int) {
-	panels := (n + nr - 1) / nr
-	for jp := 0; jp < panels; jp++ {
-		p := dst[jp*k*nr : (jp+1)*k*nr]
-		j0 := jp * nr
-		w := min(nr, n-j0)
-		for kk := 0; kk < k; kk++ {
-			row := b[kk*ldb+j0:]
-			q := p[kk*nr : kk*nr+nr]
-			for c := 0; c < w; c++ {
-				q[c] = row[c]
-			}
-			for c := w; c < nr; c++ {
-				q[c] = 0
-			}
-		}
-	}
-}
+func PackB(dst, b []float32, k, n, ldb int) { packColumns(dst, b, k, n, ldb) }
 
 // SgemmPacked computes C = A·B (+ bias[i] on row i when bias is not nil) for a packed M×K A
 // and a K×N B packed by PackB (or written in that layout by Im2colPacked). C is row-major

@@ -14,63 +14,16 @@ type PackedI16 struct {
 
 // PackI16 packs the row-major M×K matrix a (leading dimension lda).
 func PackI16(a []int16, m, k, lda int) *PackedI16 {
-	panels := (m + mr - 1) / mr
-	p := &PackedI16{M: m, K: k, Data: make([]int16, panels*k*mr)}
-	for ip := 0; ip < panels; ip++ {
-		dst := p.Data[ip*k*mr:]
-		for r := 0; r < mr; r++ {
-			i := ip*mr + r
-			if i >= m {
-				break
-			}
-			for kk, v := range a[i*lda : i*lda+k] {
-				dst[kk*mr+r] = v
-			}
-		}
-	}
-	return p
+	return &PackedI16{M: m, K: k, Data: packRows(a, m, k, lda)}
 }
 
 // PackBI16 packs the row-major K×N int16 matrix b (leading dimension ldb) into dst
 // (PackedBLen(k, n) values).
-func PackBI16(dst, b []int16, k, n, ldb int) {
-	panels := (n + nr - 1) / nr
-	for jp := 0; jp < panels; jp++ {
-		p := dst[jp*k*nr : (jp+1)*k*nr]
-		j0 := jp * nr
-		w := min(nr, n-j0)
-		for kk := 0; kk < k; kk++ {
-			q := p[kk*nr : kk*nr+nr]
-			for c := range nr {
-				if c < w {
-					q[c] = b[kk*ldb+j0+c]
-				} else {
-					q[c] = 0
-				}
-			}
-		}
-	}
-}
+func PackBI16(dst, b []int16, k, n, ldb int) { packColumns(dst, b, k, n, ldb) }
 
 // GemmI16 computes C = A·B into the row-major int32 matrix c (leading dimension ldc).
 func GemmI16(c []int32, ldc int, a *PackedI16, bp []int16, n int) {
-	k := a.K
-	mPanels := (a.M + mr - 1) / mr
-	nPanels := (n + nr - 1) / nr
-	for ip := 0; ip < mPanels; ip++ {
-		ap := a.Data[ip*k*mr : (ip+1)*k*mr]
-		i0 := ip * mr
-		h := min(mr, a.M-i0)
-		for jp := 0; jp < nPanels; jp++ {
-			var blk [mr * nr]int32
-			microI16(&blk, ap, bp[jp*k*nr:(jp+1)*k*nr], k)
-			j0 := jp * nr
-			w := min(nr, n-j0)
-			for r := 0; r < h; r++ {
-				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], blk[r*nr:r*nr+w])
-			}
-		}
-	}
+	tiles(c, ldc, a.M, a.K, a.Data, bp, n, microI16)
 }
 
 // microI16 accumulates the 2×4 block Σ_k a[k][r]·b[k][c] in int32 registers.
@@ -183,21 +136,7 @@ type PackedI32 struct {
 
 // PackI32 packs the row-major M×K matrix a (leading dimension lda).
 func PackI32(a []int32, m, k, lda int) *PackedI32 {
-	panels := (m + mr - 1) / mr
-	p := &PackedI32{M: m, K: k, Data: make([]int32, panels*k*mr)}
-	for ip := 0; ip < panels; ip++ {
-		dst := p.Data[ip*k*mr:]
-		for r := 0; r < mr; r++ {
-			i := ip*mr + r
-			if i >= m {
-				break
-			}
-			for kk, v := range a[i*lda : i*lda+k] {
-				dst[kk*mr+r] = v
-			}
-		}
-	}
-	return p
+	return &PackedI32{M: m, K: k, Data: packRows(a, m, k, lda)}
 }
 
 // GemmI32 computes C = A·B with int64 sums, for int32 weights A (PackI32) and int16 values
@@ -205,23 +144,7 @@ func PackI32(a []int32, m, k, lda int) *PackedI32 {
 // exact kernel for weights that carry folded per-input-channel scales at 31-bit precision:
 // with |a| < 2^31 and |b| < 2^15 no sum of fewer than 2^17 products can overflow.
 func GemmI32(c []int64, ldc int, a *PackedI32, bp []int16, n int) {
-	k := a.K
-	mPanels := (a.M + mr - 1) / mr
-	nPanels := (n + nr - 1) / nr
-	for ip := 0; ip < mPanels; ip++ {
-		ap := a.Data[ip*k*mr : (ip+1)*k*mr]
-		i0 := ip * mr
-		h := min(mr, a.M-i0)
-		for jp := 0; jp < nPanels; jp++ {
-			var blk [mr * nr]int64
-			microI32(&blk, ap, bp[jp*k*nr:(jp+1)*k*nr], k)
-			j0 := jp * nr
-			w := min(nr, n-j0)
-			for r := 0; r < h; r++ {
-				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], blk[r*nr:r*nr+w])
-			}
-		}
-	}
+	tiles(c, ldc, a.M, a.K, a.Data, bp, n, microI32)
 }
 
 func microI32(out *[mr * nr]int64, a []int32, b []int16, k int) {
