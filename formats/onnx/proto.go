@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"fourbit/formats/internal/f16"
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -450,7 +451,7 @@ func (t *tensor) decodeValues() error {
 		case typeFloat16:
 			t.floats = make([]float32, n)
 			for i := range t.floats {
-				t.floats[i] = halfToFloat(binary.LittleEndian.Uint16(t.raw[2*i:]))
+				t.floats[i] = f16.ToFloat32(binary.LittleEndian.Uint16(t.raw[2*i:]))
 			}
 		case typeDouble:
 			t.floats = make([]float32, n)
@@ -495,7 +496,7 @@ func (t *tensor) decodeValues() error {
 		// float16 values are stored as uint16 bit patterns in int32_data.
 		t.floats = make([]float32, len(t.int32Data))
 		for i, v := range t.int32Data {
-			t.floats[i] = halfToFloat(uint16(v))
+			t.floats[i] = f16.ToFloat32(uint16(v))
 		}
 		got = len(t.int32Data)
 	case typeInt64:
@@ -507,24 +508,4 @@ func (t *tensor) decodeValues() error {
 		return fmt.Errorf("onnx: tensor %q: %d values for shape %v (want %d)", t.name, got, t.dims, n)
 	}
 	return nil
-}
-
-// halfToFloat converts an IEEE 754 binary16 bit pattern to float32.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		f := float32(frac) / 1024 / 16384
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	case exp == 31:
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"fourbit/formats/internal/f16"
 	"io"
 	"math"
 	"math/big"
@@ -413,7 +414,7 @@ func (s *storage) value(i int) float32 {
 	case "float64":
 		return float32(math.Float64frombits(binary.LittleEndian.Uint64(b)))
 	case "float16":
-		return halfToFloat(binary.LittleEndian.Uint16(b))
+		return f16.ToFloat32(binary.LittleEndian.Uint16(b))
 	case "bfloat16":
 		return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)
 	case "int64":
@@ -427,22 +428,6 @@ func (s *storage) value(i int) float32 {
 	default:
 		return float32(b[0])
 	}
-}
-
-// halfToFloat converts an IEEE 754 binary16 value.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0:
-		return float32(math.Copysign(float64(frac)*math.Pow(2, -24), float64(int32(sign)|1)))
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
 }
 
 // stateDict finds the tensors of a checkpoint's top-level object.

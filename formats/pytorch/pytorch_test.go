@@ -180,17 +180,3 @@ func FuzzRead(f *testing.F) {
 		_, _ = BuildCIFARResNet(sd)
 	})
 }
-
-func TestHalfToFloat(t *testing.T) {
-	for _, tc := range []struct {
-		h    uint16
-		want float32
-	}{{0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, 5.9604645e-08}, {0x8000, 0}, {0x3555, 0.33325195}} {
-		if got := halfToFloat(tc.h); got != tc.want {
-			t.Errorf("halfToFloat(%#04x) = %v, want %v", tc.h, got, tc.want)
-		}
-	}
-	if !math.IsInf(float64(halfToFloat(0x7c00)), 1) || !math.IsNaN(float64(halfToFloat(0x7e00))) {
-		t.Error("half Inf/NaN")
-	}
-}
