@@ -156,8 +156,8 @@ func DecodeReader(r io.ReadSeeker) (image.Image, error) {
 }
 
 // ToTensor writes img into dst (3×h×w values, CHW) normalised by p: (v/255 − mean)/std. An
-// image of another size is resized (bilinear) so that its short side is the target's and
-// centre-cropped.
+// image of another size is fitted as p.Resize says: resized (bilinear) so that its short side
+// is the target's and centre-cropped, or stretched whole with aligned corners.
 func ToTensor(dst []float32, img image.Image, h, w int, p nn.Preprocess) {
 	rgb := toRGB(img)
 	b := img.Bounds()
@@ -167,6 +167,25 @@ func ToTensor(dst []float32, img image.Image, h, w int, p nn.Preprocess) {
 		for i := 0; i < plane; i++ {
 			for c := 0; c < 3; c++ {
 				dst[c*plane+i] = (float32(rgb[3*i+c])/255 - p.Mean[c]) / p.Std[c]
+			}
+		}
+		return
+	}
+	if p.Resize == nn.ResizeStretch {
+		// Align corners: output pixel 0 and the last sample input pixel 0 and the last.
+		fy, fx := 0.0, 0.0
+		if h > 1 {
+			fy = float64(ih-1) / float64(h-1)
+		}
+		if w > 1 {
+			fx = float64(iw-1) / float64(w-1)
+		}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				for c := 0; c < 3; c++ {
+					v := bilinear(rgb, iw, ih, c, float64(x)*fx, float64(y)*fy)
+					dst[c*plane+y*w+x] = (float32(v)/255 - p.Mean[c]) / p.Std[c]
+				}
 			}
 		}
 		return

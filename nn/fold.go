@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -13,7 +14,7 @@ import (
 func FoldBatchNorm(g *Graph) (*Graph, error) {
 	consumers := g.Consumers()
 	out := NewGraph(g.Input().Shape...)
-	out.Preprocess, out.Classes = g.Preprocess, g.Classes
+	out.CopyMeta(g)
 	mapped := make([]*Node, len(g.Nodes))
 	mapped[0] = out.Input()
 	skip := make([]bool, len(g.Nodes))
@@ -62,14 +63,21 @@ func foldConv(c *Conv, bn *BatchNorm) *Conv {
 		}
 		b[o] = float32(bias*s + shift[o])
 	}
-	return c.WithWeights(w, b)
+	out := c.WithWeights(w, b)
+	// A batch norm's output has mean β and standard deviation |γ| on its training data.
+	prior := &ChannelPrior{Mean: make([]float64, c.OutC), Std: make([]float64, c.OutC)}
+	for o := range prior.Mean {
+		prior.Mean[o], prior.Std[o] = float64(bn.Beta[o]), math.Abs(float64(bn.Gamma[o]))
+	}
+	out.Prior = prior
+	return out
 }
 
 // WithOps returns a copy of g in which the named nodes compute other ops (with the same
 // output shapes); the simulated quantized network replaces weights this way.
 func (g *Graph) WithOps(replace map[string]Op) (*Graph, error) {
 	out := NewGraph(g.Input().Shape...)
-	out.Preprocess, out.Classes = g.Preprocess, g.Classes
+	out.CopyMeta(g)
 	mapped := make([]*Node, len(g.Nodes))
 	mapped[0] = out.Input()
 	for _, n := range g.Nodes[1:] {

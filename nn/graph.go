@@ -31,13 +31,64 @@ type Graph struct {
 	byName map[string]*Node
 	// Preprocess describes how images become the input tensor.
 	Preprocess Preprocess
-	// Classes names the outputs, when the model carries them.
+	// Classes names the outputs, when the model carries them: the labels a dataset's class
+	// folders are matched against (CIFAR-10's class names, ImageNet's WordNet synsets).
 	Classes []string
+	// Names are human-readable names of the outputs ("kit fox" for n02119789), when the model
+	// carries them; predictions are shown with them. Empty: Classes serve as names.
+	Names []string
 }
 
-// Preprocess is the input normalisation of a model: value = (pixel/255 − Mean[c]) / Std[c].
+// ClassName returns the name to show for output i: Names[i], else Classes[i], else "class i".
+func (g *Graph) ClassName(i int) string {
+	switch {
+	case i >= 0 && i < len(g.Names):
+		return g.Names[i]
+	case i >= 0 && i < len(g.Classes):
+		return g.Classes[i]
+	}
+	return fmt.Sprintf("class %d", i)
+}
+
+// CopyMeta copies src's preprocessing and class lists into g (graphs derived from src).
+func (g *Graph) CopyMeta(src *Graph) {
+	g.Preprocess, g.Classes, g.Names = src.Preprocess, src.Classes, src.Names
+}
+
+// Preprocess is how a model's input is made from an image: the image is fitted to the input's
+// height and width as Resize says, then each value = (pixel/255 − Mean[c]) / Std[c].
 type Preprocess struct {
 	Mean, Std [3]float32
+	Resize    Resize `json:",omitempty"`
+}
+
+// Resize is how an image of another size than the model's input is fitted to it.
+type Resize string
+
+// The resize modes.
+const (
+	// ResizeCrop scales the image (bilinear) so that its short side is the input's, then
+	// crops the centre: torchvision's Resize + CenterCrop, and fourbit's default.
+	ResizeCrop Resize = ""
+	// ResizeStretch resizes the whole image to the input's size (aspect ratio not kept),
+	// bilinear with aligned corners: tf.image.resizeBilinear(…, alignCorners=true), as TF.js
+	// image models (ml5's Darknet among them) are fed.
+	ResizeStretch Resize = "stretch"
+)
+
+// Check reports a preprocessing fourbit cannot apply.
+func (p Preprocess) Check() error {
+	switch p.Resize {
+	case ResizeCrop, ResizeStretch:
+	default:
+		return fmt.Errorf("%w: unknown resize mode %q (want \"\" for crop or %q)", ErrGraph, p.Resize, ResizeStretch)
+	}
+	for c := range 3 {
+		if !(p.Std[c] != 0) || math.IsNaN(float64(p.Mean[c])) || math.IsInf(float64(p.Mean[c]), 0) || math.IsInf(float64(p.Std[c]), 0) {
+			return fmt.Errorf("%w: preprocessing mean %v, std %v", ErrGraph, p.Mean, p.Std)
+		}
+	}
+	return nil
 }
 
 // ErrGraph reports a malformed graph.

@@ -55,6 +55,10 @@ type Conv struct {
 	DilH, DilW             int
 	PadT, PadL, PadB, PadR int
 	Groups                 int
+	// Prior, when set, is the expected mean and standard deviation of each output channel
+	// on the data the network was trained on: the β and |γ| of the batch norm folded into
+	// the convolution. Data-free calibration starts from it.
+	Prior *ChannelPrior
 
 	once   sync.Once
 	kernel *kernels.Conv
@@ -114,7 +118,12 @@ func (c *Conv) MACs(out []int) int64 {
 // WithWeights returns a copy of the convolution with other weights and bias (same geometry).
 func (c *Conv) WithWeights(w, b []float32) *Conv {
 	return &Conv{W: w, B: b, OutC: c.OutC, KH: c.KH, KW: c.KW, StrideH: c.StrideH, StrideW: c.StrideW,
-		DilH: c.DilH, DilW: c.DilW, PadT: c.PadT, PadL: c.PadL, PadB: c.PadB, PadR: c.PadR, Groups: c.Groups}
+		DilH: c.DilH, DilW: c.DilW, PadT: c.PadT, PadL: c.PadL, PadB: c.PadB, PadR: c.PadR, Groups: c.Groups, Prior: c.Prior}
+}
+
+// ChannelPrior is a per-channel mean and standard deviation known without data.
+type ChannelPrior struct {
+	Mean, Std []float64
 }
 
 // Linear is a fully connected layer: out = W·x + B with W of Out × In values.

@@ -280,10 +280,7 @@ func (s *Session) ranked(logits []float32, k int) []Class {
 	probs := softmax(logits)
 	var out []Class
 	for _, i := range nn.TopK(logits, k) {
-		c := Class{Index: i, Probability: probs[i]}
-		if i < len(s.g.Classes) {
-			c.Name = s.g.Classes[i]
-		}
+		c := Class{Index: i, Probability: probs[i], Name: s.g.ClassName(i)}
 		out = append(out, c)
 	}
 	return out

@@ -194,11 +194,15 @@ func export(g *nn.Graph, qz *qdq) ([]byte, error) {
 	mb = appendString(mb, 2, "fourbit")
 	mb = appendBytes(mb, 8, appendVarint(appendString(nil, 1, ""), 2, ExportOpset))
 	mb = appendBytes(mb, 7, gb)
-	pre, _ := json.Marshal(struct{ Mean, Std [3]float32 }{g.Preprocess.Mean, g.Preprocess.Std})
+	pre, _ := json.Marshal(g.Preprocess)
 	mb = appendBytes(mb, 14, appendString(appendString(nil, 1, metaPreprocess), 2, string(pre)))
 	if len(g.Classes) > 0 {
 		cl, _ := json.Marshal(g.Classes)
 		mb = appendBytes(mb, 14, appendString(appendString(nil, 1, metaClasses), 2, string(cl)))
+	}
+	if len(g.Names) > 0 {
+		nm, _ := json.Marshal(g.Names)
+		mb = appendBytes(mb, 14, appendString(appendString(nil, 1, metaNames), 2, string(nm)))
 	}
 	return mb, nil
 }

@@ -22,6 +22,7 @@ const MinOpset = 7
 const (
 	metaPreprocess = "fourbit.preprocess"
 	metaClasses    = "fourbit.classes"
+	metaNames      = "fourbit.names"
 )
 
 // value is a tensor of the ONNX graph during import: either computed by the network
@@ -128,13 +129,16 @@ func (imp *importer) build(m *model) (*nn.Graph, error) {
 	imp.g = nn.NewGraph(int(input.dims[1]), int(input.dims[2]), int(input.dims[3]))
 	imp.g.Preprocess = nn.Preprocess{Std: [3]float32{1, 1, 1}}
 	if s, ok := m.metadata[metaPreprocess]; ok {
-		var p struct{ Mean, Std [3]float32 }
-		if err := json.Unmarshal([]byte(s), &p); err == nil {
-			imp.g.Preprocess = nn.Preprocess{Mean: p.Mean, Std: p.Std}
+		var p nn.Preprocess
+		if err := json.Unmarshal([]byte(s), &p); err == nil && p.Check() == nil {
+			imp.g.Preprocess = p
 		}
 	}
 	if s, ok := m.metadata[metaClasses]; ok {
 		_ = json.Unmarshal([]byte(s), &imp.g.Classes)
+	}
+	if s, ok := m.metadata[metaNames]; ok {
+		_ = json.Unmarshal([]byte(s), &imp.g.Names)
 	}
 	imp.values[input.name] = &value{node: imp.g.Input()}
 	imp.names["input"] = true
