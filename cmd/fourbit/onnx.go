@@ -79,7 +79,7 @@ type logitsOutput struct {
 }
 
 func runLogits(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("logits", "--model FILE --data DIR [--limit N] --inputs FILE --out FILE [--calib DIR [options] [--engine]] [--json]", stderr)
+	fs := newFlags("logits", "--model FILE (--data DIR [--limit N] | --tensors FILE) --out FILE [--inputs FILE] [--calib DIR [options] [--engine]]", stderr)
 	opts := ptq.DefaultOptions()
 	of := bindOptions(fs, &opts)
 	modelPath := fs.String("model", "", "model file")
@@ -87,6 +87,7 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "only the first N images")
 	inputs := fs.String("inputs", "", "write the preprocessed input tensors here (float32, N×C×H×W)")
 	outFile := fs.String("out", "", "write the logits here (float32, N×classes)")
+	tensors := fs.String("tensors", "", "read the input tensors from this file (float32, N×C×H×W, little-endian) instead of --data's images")
 	calibDir := fs.String("calib", "", "calibration folder: the simulated quantized network's logits")
 	useEngine := fs.Bool("engine", false, "with --calib: the integer engine's logits")
 	if err := parse(fs, args); err != nil {
@@ -95,12 +96,18 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err := of.finish(); err != nil {
 		return err
 	}
-	if *dir == "" || *outFile == "" {
-		return usageError{fmt.Errorf("--data and --out are required")}
+	if (*dir == "") == (*tensors == "") || *outFile == "" {
+		return usageError{fmt.Errorf("--out and one of --data and --tensors are required")}
 	}
-	g, src, err := loadModelAndData(*modelPath, *dir, *limit)
+	g, imgs, err := loadModelAndData(*modelPath, *dir, *limit)
 	if err != nil {
 		return err
+	}
+	var src ptq.Source = imgs
+	if *tensors != "" {
+		if src, err = readTensors(*tensors, nn.Size(g.Input().Shape)); err != nil {
+			return err
+		}
 	}
 	forward := func(x []float32, b int) ([]float32, error) { return g.Forward(x, b, nil) }
 	network := "float"
@@ -175,6 +182,43 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 		res.Images = hi
 	}
 	return json.NewEncoder(stdout).Encode(res)
+}
+
+// tensorSource serves input tensors read from a float32 file; its labels are -1.
+type tensorSource struct {
+	x   []float32
+	per int
+}
+
+// readTensors reads a file of float32 input tensors of per values each.
+func readTensors(path string, per int) (*tensorSource, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > 1<<31 || st.Size()%int64(4*per) != 0 || st.Size() == 0 {
+		return nil, fmt.Errorf("%s: %d bytes is not a whole number of float32 inputs of %d values", path, st.Size(), per)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	x := make([]float32, len(b)/4)
+	for i := range x {
+		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return &tensorSource{x: x, per: per}, nil
+}
+
+func (t *tensorSource) Len() int { return len(t.x) / t.per }
+
+func (t *tensorSource) Load(dst []float32, lo, hi int) ([]int, error) {
+	copy(dst, t.x[lo*t.per:hi*t.per])
+	labels := make([]int, hi-lo)
+	for i := range labels {
+		labels[i] = -1
+	}
+	return labels, nil
 }
 
 func writeF32(w io.Writer, v []float32) error {

@@ -384,6 +384,9 @@ func (b *builder) input(l *layer, opts Options) error {
 			return fmt.Errorf("%w: input %s has shape %s; give its size (e.g. --input-shape 3x224x224)", ErrFormat, l.Name, fmtShape(shape))
 		}
 	}
+	if hwc[0]*hwc[1]*hwc[2] > maxInput {
+		return fmt.Errorf("%w: input %s of %d×%d×%d values is larger than the %d fourbit takes", ErrFormat, l.Name, hwc[0], hwc[1], hwc[2], maxInput)
+	}
 	b.g = nn.NewGraph(hwc[2], hwc[0], hwc[1])
 	b.tensors[l.Name] = &tensor{node: b.g.Input()}
 	return nil

@@ -33,6 +33,7 @@ const (
 	MaxLayers     = 1 << 14
 	MaxManifest   = 64 << 20 // bytes of model.json
 	maxDimension  = 1 << 16
+	maxInput      = 1 << 26 // values of one input image
 	ManifestName  = "model.json"
 	labelsName    = "labels.txt"
 	namesName     = "names.txt"
