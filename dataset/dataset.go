@@ -48,7 +48,19 @@ var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true}
 // when classes is given (the model's class list; a folder it lacks is an error), else in the
 // sorted list of folder names. Hidden files are skipped; any other non-image file is an error
 // naming it. limit > 0 keeps the first limit items of the interleaved order.
+//
+// root may end in ":even" or ":odd" (when no such folder exists) to keep only the class
+// folders at even or odd positions of the sorted folder list, counted from 0: two disjoint
+// halves of one folder, to calibrate on one and score the other.
 func Open(root string, classes []string, limit int) (*Folder, error) {
+	part := -1
+	if _, err := os.Stat(root); err != nil {
+		for i, suffix := range []string{":even", ":odd"} {
+			if strings.HasSuffix(root, suffix) {
+				root, part = strings.TrimSuffix(root, suffix), i
+			}
+		}
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrData, err)
@@ -77,7 +89,10 @@ func Open(root string, classes []string, limit int) (*Folder, error) {
 	}
 	f := &Folder{Root: root, Classes: classes}
 	var perClass [][]Item
-	for _, d := range dirs {
+	for di, d := range dirs {
+		if part >= 0 && di%2 != part {
+			continue
+		}
 		label, ok := index[d]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s: folder %q is not one of the model's classes", ErrData, root, d)

@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +117,53 @@ func TestOddSizedImages(t *testing.T) {
 			if v < 0 || v > 1 || v != v {
 				t.Fatalf("%v image: value %v", size, v)
 			}
+		}
+	}
+}
+
+// TestOpenParts splits a folder into the classes at even and odd positions: disjoint halves
+// that together are the whole.
+func TestOpenParts(t *testing.T) {
+	root := testenv.Asset("cifar10-png/test")
+	all, err := Open(root, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	even, err := Open(root+":even", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd, err := Open(root+":odd", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(even.Items)+len(odd.Items) != len(all.Items) || len(even.Items) == 0 || len(odd.Items) == 0 {
+		t.Fatalf("%d + %d images of %d", len(even.Items), len(odd.Items), len(all.Items))
+	}
+	for _, it := range even.Items {
+		if it.Label%2 != 0 {
+			t.Fatalf("even part holds %s (class %d)", it.Path, it.Label)
+		}
+	}
+	for _, it := range odd.Items {
+		if it.Label%2 != 1 {
+			t.Fatalf("odd part holds %s (class %d)", it.Path, it.Label)
+		}
+	}
+}
+
+// TestToTensorStretch checks the align-corners resize: corners land on corners, and the
+// sample between two pixels is their mean.
+func TestToTensorStretch(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 2, 1))
+	img.Set(0, 0, color.RGBA{0, 0, 0, 255})
+	img.Set(1, 0, color.RGBA{255, 102, 51, 255})
+	dst := make([]float32, 3*1*3)
+	ToTensor(dst, img, 1, 3, nn.Preprocess{Std: [3]float32{1, 1, 1}, Resize: nn.ResizeStretch})
+	want := []float32{0, 0.5, 1, 0, 0.2, 0.4, 0, 0.1, 0.2}
+	for i := range want {
+		if math.Abs(float64(dst[i]-want[i])) > 1e-6 {
+			t.Fatalf("stretched %v, want %v", dst, want)
 		}
 	}
 }

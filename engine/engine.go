@@ -178,6 +178,9 @@ func Build(q *ptq.Quantized, calib ptq.Source, cfg Config) (*Net, error) {
 			s.kind, s.out = kindRescale, inherit(steps[s.in[0]].out, steps[s.in[0]].node.Shape, n.Shape)
 		case nn.Clip, nn.LeakyReLU:
 			s.kind, s.out = kindRescale, steps[s.in[0]].out
+			if hasAct(q, n.Name) { // a fused LeakyReLU: the plan's grid
+				s.out = expand(mustAct(q, n.Name), n.Shape[0])
+			}
 		case nn.Pool:
 			s.kind = kindRescale
 			if op.Max && !hasAct(q, n.Name) && soleRelu(n) == nil {

@@ -17,29 +17,48 @@ const (
 // activations are quantized at the outputs of convolutions and linear layers (after BN
 // folding); where a ReLU is the layer's only consumer, the ReLU's output is quantized instead
 // ("fused ReLU", one-sided when Options.HalfRange is set, else the layer's own output is
-// quantized two-sided). Pooling outputs are quantized at 8 bits; the network input and the
+// quantized two-sided). A LeakyReLU that is the layer's only consumer is fused the same way:
+// its output is quantized, two-sided, so that the grid is not spent on the negative values
+// it shrinks. Pooling outputs are quantized at 8 bits; the network input and the
 // residual Add outputs are not quantized.
 type Point struct {
 	Node  string `json:"node"`  // the node whose output is quantized
 	Layer string `json:"layer"` // the conv/linear/pool that produced it
-	Relu  string `json:"relu"`  // the fused ReLU after Layer, if any
-	Pool  bool   `json:"pool"`  // a pooling output (8 bits)
+	Relu  string `json:"relu"`  // the fused ReLU (or LeakyReLU) after Layer, if any
+	// LeakyAlpha is the slope of a fused LeakyReLU (0 for a ReLU): its output is quantized,
+	// two-sided, over the layer's clipping range mapped through it.
+	LeakyAlpha float32 `json:"leaky_alpha,omitempty"`
+	Pool       bool    `json:"pool"` // a pooling output (8 bits)
 	// Residual marks a residual Add's output, quantized only when Options.ResidualBits is set.
 	Residual bool `json:"residual,omitempty"`
 	Last     bool `json:"last"` // the classifier's output
 }
 
-// QuantPoints lists the activation quantization points of g, in graph order.
+// QuantPoints lists the activation quantization points of g, in graph order. The classifier
+// (Last) is the last convolution or linear layer: the graph's output, or what a global pool
+// or softmax turns into it (Darknet's 1×1 convolution before its average pool).
 func QuantPoints(g *nn.Graph) []Point {
 	cons := g.Consumers()
 	var pts []Point
+	last := -1
 	for _, n := range g.Nodes {
 		switch n.Op.(type) {
 		case *nn.Conv, *nn.Linear:
-			p := Point{Node: n.Name, Layer: n.Name, Last: n == g.Output()}
+			last = n.Index()
+		}
+	}
+	for _, n := range g.Nodes {
+		switch n.Op.(type) {
+		case *nn.Conv, *nn.Linear:
+			p := Point{Node: n.Name, Layer: n.Name, Last: n.Index() == last}
 			if c := cons[n.Index()]; len(c) == 1 {
-				if _, ok := c[0].Op.(nn.ReLU); ok {
+				switch op := c[0].Op.(type) {
+				case nn.ReLU:
 					p.Relu = c[0].Name
+				case nn.LeakyReLU:
+					if op.Alpha > 0 && op.Alpha < 1 {
+						p.Relu, p.LeakyAlpha = c[0].Name, op.Alpha
+					}
 				}
 			}
 			pts = append(pts, p)
@@ -48,6 +67,15 @@ func QuantPoints(g *nn.Graph) []Point {
 		}
 	}
 	return pts
+}
+
+// QuantizedNode is the node whose output the point quantizes: the fused activation's, or
+// the layer's own (a ReLU is fused only with halfRange, Options.HalfRange).
+func (p Point) QuantizedNode(halfRange bool) string {
+	if p.Relu != "" && (halfRange || p.LeakyAlpha != 0) {
+		return p.Relu
+	}
+	return p.Layer
 }
 
 // ResidualPoints lists g's residual Add outputs (and their sole ReLU consumers), in graph
@@ -84,6 +112,9 @@ type Calibration struct {
 	// Residuals are the residual Add outputs, quantized when Options.ResidualBits is set.
 	Residuals []Point `json:"residuals,omitempty"`
 	Stats     map[string]*NodeStats
+	// DataFree marks statistics made without images (CalibrateDataFree): Gaussian by
+	// construction, so the results table fits ACIQ's Gauss prior to them.
+	DataFree bool `json:"data_free,omitempty"`
 }
 
 // Calibrate runs the float network g on the first n images of src (all if n ≤ 0) and gathers

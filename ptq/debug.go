@@ -116,11 +116,7 @@ func Debug(g *nn.Graph, cal *Calibration, src Source, opts Options, n, batch int
 	// The node of each point: the quantized output, or the layer's output when it is float.
 	nodeOf := map[string]string{}
 	for _, p := range cal.Points {
-		node := p.Layer
-		if p.Relu != "" && opts.HalfRange {
-			node = p.Relu
-		}
-		nodeOf[node] = p.Layer
+		nodeOf[p.QuantizedNode(opts.HalfRange)] = p.Layer
 	}
 	full, wOnly, aOnly := map[string]*errAcc{}, map[string]*errAcc{}, map[string]*errAcc{}
 	local := map[string]*localAcc{}

@@ -73,8 +73,12 @@ type Quantized struct {
 }
 
 // Quantize makes the quantization plan of g from its calibration and the options, and builds
-// the simulated quantized network.
+// the simulated quantized network. With data-free statistics (Gaussian by construction),
+// ACIQ's Laplace prior is replaced by its Gauss prior; the plan's options say so.
 func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
+	if cal.DataFree && opts.Clip == "aciq-laplace" {
+		opts.Clip = "aciq-gauss"
+	}
 	r, err := opts.resolve()
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
@@ -256,10 +260,9 @@ func meanInt(b []int) float64 {
 
 // quantizeActs plans one activation point from the calibration statistics.
 func quantizeActs(p Point, cal *Calibration, r resolved) (ActPlan, error) {
-	ap := ActPlan{Point: p, Quantized: p.Layer, PerChannel: r.ActPerChannel}
-	if p.Relu != "" && r.HalfRange {
-		ap.Quantized, ap.OneSided = p.Relu, true
-	}
+	ap := ActPlan{Point: p, Quantized: p.QuantizedNode(r.HalfRange), PerChannel: r.ActPerChannel}
+	ap.OneSided = ap.Quantized != p.Layer && p.LeakyAlpha == 0
+	leaky := ap.Quantized != p.Layer && p.LeakyAlpha != 0
 	st, ok := cal.Stats[ap.Quantized]
 	if !ok {
 		return ap, fmt.Errorf("no calibration statistics for %s", ap.Quantized)
@@ -287,7 +290,7 @@ func quantizeActs(p Point, cal *Calibration, r resolved) (ActPlan, error) {
 	// b would come out ~40% low and ACIQ would clip far too hard. The data-driven clippers
 	// (min-max, percentile, KL, MSE) look at the values actually quantized.
 	fit := sums
-	if ap.OneSided && isParametric(clip) {
+	if (ap.OneSided || leaky) && isParametric(clip) {
 		pre := cal.Stats[p.Layer]
 		fit = []quant.Summary{pre.PerTensor}
 		if perChannel {
@@ -311,6 +314,14 @@ func quantizeActs(p Point, cal *Calibration, r resolved) (ActPlan, error) {
 		lo, hi, err := clip.Range(fit[c], float64(ap.Bits[c]), ap.OneSided)
 		if err != nil {
 			return ap, fmt.Errorf("channel %d: %w", c, err)
+		}
+		if leaky && isParametric(clip) {
+			// The range fitted to the layer's output, mapped through the LeakyReLU.
+			a := float64(p.LeakyAlpha)
+			lo, hi = max(lo, a*lo), max(hi, a*hi)
+			if !(hi > lo) {
+				hi = lo + 1e-6
+			}
 		}
 		var qz quant.Quantizer
 		if ap.OneSided {

@@ -73,6 +73,9 @@ func (f *optionFlags) finish() error {
 
 // calibrate opens the calibration folder of g and calibrates on opts.CalibImages images.
 func calibrate(g *nn.Graph, dir string, opts ptq.Options, stderr io.Writer) (*ptq.Calibration, error) {
+	if dir == dataFree {
+		return ptq.CalibrateDataFree(g)
+	}
 	f, err := dataset.Open(dir, g.Classes, 0)
 	if err != nil {
 		return nil, err
@@ -86,6 +89,10 @@ func calibrate(g *nn.Graph, dir string, opts ptq.Options, stderr io.Writer) (*pt
 	}
 	return ptq.Calibrate(g, src, opts.CalibImages, 0, progressBar(stderr, "calibrate"))
 }
+
+// dataFree as the calibration folder calibrates without images, from the batch norms'
+// statistics (ptq.CalibrateDataFree).
+const dataFree = "data-free"
 
 type quantizeOutput struct {
 	Model     string          `json:"model"`
@@ -112,7 +119,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	opts := ptq.DefaultOptions()
 	of := bindOptions(fs, &opts)
 	modelPath := fs.String("model", "", "model file")
-	calibDir := fs.String("calib", "", "calibration image folder (training images, never the test set)")
+	calibDir := fs.String("calib", "", "calibration image folder (training images, never the test set; DIR:even or DIR:odd for half of its classes), or data-free")
 	data := fs.String("data", "", "labelled test folder: also report FP32 and quantized accuracy")
 	limit := fs.Int("limit", 0, "evaluate only the first N images")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -273,6 +280,9 @@ func resolveModel(name string) (string, error) {
 	if _, err := os.Stat(name); err == nil {
 		return name, nil
 	}
+	if name == "darknet-tiny" {
+		return filepath.Join(dataDir(), "imagenet-darknet-tiny"), nil
+	}
 	matches, _ := filepath.Glob(filepath.Join(dataDir(), "cifar10-resnet", name+"-*.th"))
 	if len(matches) == 1 {
 		return matches[0], nil
@@ -300,7 +310,7 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("table", "[--models resnet20,...] [--bits W4A4,W4A8,W8A4] [--rows ...] [--calib DIR] [--data DIR] [--limit N] [--json] [--md FILE]", stderr)
 	opts := ptq.DefaultOptions()
 	fs.IntVar(&opts.CalibImages, "calib-images", opts.CalibImages, "calibration images")
-	models := fs.String("models", "resnet20,resnet32,resnet44,resnet56", "models: names under $FOURBIT_DATA/cifar10-resnet or files")
+	models := fs.String("models", "resnet20,resnet32,resnet44,resnet56", "models: names under $FOURBIT_DATA/cifar10-resnet, darknet-tiny, or files")
 	bits := fs.String("bits", "W4A4,W4A8,W8A4", "bit settings")
 	rows := fs.String("rows", "", "rows to run (default: all): "+rowNames())
 	calibDir := fs.String("calib", filepath.Join(dataDir(), "cifar10-png", "calib"), "calibration folder")
@@ -372,7 +382,11 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 func markdownTables(out tableOutput, bits []string, rows []ptq.Row) string {
 	var b strings.Builder
 	for _, t := range out.Tables {
-		fmt.Fprintf(&b, "### %s — FP32 top-1 %.2f%% on %d images (calibrated on %d images)\n\n", t.Model, t.FP32Top1, t.Images, t.CalibImages)
+		calib := fmt.Sprintf("calibrated on %d images", t.CalibImages)
+		if t.CalibImages == 0 {
+			calib = "calibrated data-free, from the batch norms' statistics"
+		}
+		fmt.Fprintf(&b, "### %s — FP32 top-1 %.2f%%, top-5 %.2f%% on %d images (%s)\n\n", t.Model, t.FP32Top1, t.FP32Top5, t.Images, calib)
 		b.WriteString("| method |")
 		for _, bs := range bits {
 			fmt.Fprintf(&b, " %s top-1 (agreement) |", bs)
