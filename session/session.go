@@ -59,6 +59,7 @@ type ModelInfo struct {
 	MACs    int64         `json:"macs"`
 	Input   []int         `json:"input"`
 	Classes []string      `json:"classes"`
+	Names   []string      `json:"names,omitempty"` // human-readable class names, when the model has them
 }
 
 // Load reads a model from the bytes of its file and forgets any previous model. On error the
@@ -73,12 +74,39 @@ func (s *Session) Load(data []byte) (info ModelInfo, err error) {
 	return s.Info()
 }
 
+// LoadFiles reads a model given as several named files: a TF.js layers model (model.json,
+// its weight shards, optional labels.txt and names.txt), as a dropped folder gives them.
+func (s *Session) LoadFiles(files map[string][]byte) (info ModelInfo, err error) {
+	defer guard(&err)
+	g, err := model.LoadFiles(files, model.Options{})
+	if err != nil {
+		return ModelInfo{}, fmt.Errorf("load model: %w", err)
+	}
+	*s = Session{g: g, batch: s.batch}
+	return s.Info()
+}
+
+// CalibrateDataFree calibrates without images, from the batch norms' statistics
+// (ptq.CalibrateDataFree).
+func (s *Session) CalibrateDataFree() (info CalibInfo, err error) {
+	defer guard(&err)
+	if s.g == nil {
+		return CalibInfo{}, fmt.Errorf("%w: no model loaded", ErrState)
+	}
+	cal, err := ptq.CalibrateDataFree(s.g)
+	if err != nil {
+		return CalibInfo{}, err
+	}
+	s.cal, s.q = cal, nil
+	return CalibInfo{Images: 0, Points: cal.Points}, nil
+}
+
 // Info describes the loaded model.
 func (s *Session) Info() (ModelInfo, error) {
 	if s.g == nil {
 		return ModelInfo{}, fmt.Errorf("%w: no model loaded", ErrState)
 	}
-	return ModelInfo{Nodes: s.g.Describe(), Params: s.g.Params(), MACs: s.g.MACs(), Input: s.g.Input().Shape, Classes: s.g.Classes}, nil
+	return ModelInfo{Nodes: s.g.Describe(), Params: s.g.Params(), MACs: s.g.MACs(), Input: s.g.Input().Shape, Classes: s.g.Classes, Names: s.g.Names}, nil
 }
 
 // imageSource serves caller images as model inputs.

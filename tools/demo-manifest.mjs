@@ -1,6 +1,6 @@
 // Writes www/demo/manifest.json: the demo model and the embedded images, in the order of the
 // Go dataset package (sorted class folders, sorted files, classes interleaved), with labels.
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const demo = process.argv[2];
@@ -27,3 +27,16 @@ writeFileSync(join(demo, 'manifest.json'), JSON.stringify({
   calib: calib.images,
   test: test.images,
 }, null, 1));
+
+// The second demo: Darknet Tiny (TF.js layers files) and ImageNet images, calibration on the
+// classes at even positions, evaluation on the odd ones.
+if (existsSync(join(demo, 'darknet', 'model.json'))) {
+  const all = folder('imagenet');
+  const files = readdirSync(join(demo, 'darknet')).filter((f) => !f.startsWith('.') && !/^(LICENSE|COPYRIGHT)/.test(f)).sort();
+  writeFileSync(join(demo, 'darknet-manifest.json'), JSON.stringify({
+    files: files.map((f) => `darknet/${f}`),
+    modelName: 'Darknet Tiny (ImageNet, J. Redmon; TF.js layers format from ml5)',
+    calib: all.images.filter((it) => it.label % 2 === 0).map((it) => ({ file: it.file, synset: all.classes[it.label] })),
+    test: all.images.filter((it) => it.label % 2 === 1).map((it) => ({ file: it.file, synset: all.classes[it.label] })),
+  }, null, 1));
+}

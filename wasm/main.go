@@ -22,15 +22,17 @@ import (
 func main() {
 	s := session.New()
 	api := map[string]func(args []js.Value) (any, error){
-		"load":      func(a []js.Value) (any, error) { return load(s, a) },
-		"info":      func([]js.Value) (any, error) { return s.Info() },
-		"calibrate": func(a []js.Value) (any, error) { return calibrate(s, a) },
-		"quantize":  func(a []js.Value) (any, error) { return quantize(s, a) },
-		"evaluate":  func(a []js.Value) (any, error) { return evaluate(s, a) },
-		"infer":     func(a []js.Value) (any, error) { return infer(s, a) },
-		"channel":   func(a []js.Value) (any, error) { return channel(s, a) },
-		"defaults":  func([]js.Value) (any, error) { return defaultOptions(), nil },
-		"export":    func([]js.Value) (any, error) { return s.Export() },
+		"load":              func(a []js.Value) (any, error) { return load(s, a) },
+		"loadFiles":         func(a []js.Value) (any, error) { return loadFiles(s, a) },
+		"calibrateDataFree": func([]js.Value) (any, error) { return s.CalibrateDataFree() },
+		"info":              func([]js.Value) (any, error) { return s.Info() },
+		"calibrate":         func(a []js.Value) (any, error) { return calibrate(s, a) },
+		"quantize":          func(a []js.Value) (any, error) { return quantize(s, a) },
+		"evaluate":          func(a []js.Value) (any, error) { return evaluate(s, a) },
+		"infer":             func(a []js.Value) (any, error) { return infer(s, a) },
+		"channel":           func(a []js.Value) (any, error) { return channel(s, a) },
+		"defaults":          func([]js.Value) (any, error) { return defaultOptions(), nil },
+		"export":            func([]js.Value) (any, error) { return s.Export() },
 		"exportONNX": func(a []js.Value) (any, error) {
 			return s.ExportONNX(len(a) == 0 || a[0].Type() != js.TypeBoolean || a[0].Bool())
 		},
@@ -122,6 +124,28 @@ func load(s *session.Session, args []js.Value) (any, error) {
 		return nil, err
 	}
 	return s.Load(b)
+}
+
+// loadFiles reads {name: Uint8Array, …}: a model given as several files.
+func loadFiles(s *session.Session, args []js.Value) (any, error) {
+	v, err := arg(args, 0, "model files")
+	if err != nil {
+		return nil, err
+	}
+	if v.Type() != js.TypeObject {
+		return nil, fmt.Errorf("model files must be an object of name → Uint8Array")
+	}
+	keys := js.Global().Get("Object").Call("keys", v)
+	files := map[string][]byte{}
+	for i := 0; i < keys.Length(); i++ {
+		name := keys.Index(i).String()
+		b, err := bytesOf(v.Get(name), "model file "+name)
+		if err != nil {
+			return nil, err
+		}
+		files[name] = b
+	}
+	return s.LoadFiles(files)
 }
 
 // images reads an array of {width, height, data} (RGBA pixels) or {bytes} (a PNG/JPEG file).

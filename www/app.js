@@ -69,8 +69,9 @@ async function busy(fn) {
   }
 }
 
+// loadModel loads one model file (Uint8Array) or several ({name: Uint8Array}: a TF.js model).
 async function loadModel(bytes, name) {
-  const info = await state.fb.load(bytes);
+  const info = bytes instanceof Uint8Array ? await state.fb.load(bytes) : await state.fb.loadFiles(bytes);
   state.classes = info.classes || state.classes;
   state.calibrated = false;
   state.plan = null;
@@ -78,7 +79,9 @@ async function loadModel(bytes, name) {
     `${(info.macs / 1e6).toFixed(1)} M multiply-adds per image, input ${info.input.join('×')}.`;
 }
 
-async function loadDemo() {
+async function loadDemo(which = 'resnet20') {
+  $('thumbs').replaceChildren();
+  if (which === 'darknet') return loadDarknetDemo();
   const manifest = await (await fetch('demo/manifest.json')).json();
   await loadModel(await fetchBytes('demo/' + manifest.model), manifest.modelName);
   const read = (list) => Promise.all(list.map(async (it) => ({ bytes: await fetchBytes('demo/' + it.file) })));
@@ -88,6 +91,44 @@ async function loadDemo() {
   state.classes = manifest.classes;
   $('data-status').textContent = `Embedded CIFAR-10 images: ${state.calib.length} training images for calibration, ` +
     `${state.test.length} test images for evaluation.`;
+  state.demo = 'resnet20';
+}
+
+// loadDarknetDemo fetches the second demo only when it is chosen: Darknet Tiny (~4 MB of
+// TF.js files) and 24 ImageNet images, calibration on half of the classes, evaluation on the
+// other half. Labels come from the model's class list (WordNet synsets), never file order.
+async function loadDarknetDemo() {
+  setStatus('loading Darknet Tiny (about 4 MB)…');
+  const manifest = await (await fetch('demo/darknet-manifest.json')).json();
+  const files = {};
+  await Promise.all(manifest.files.map(async (f) => { files[f.split('/').pop()] = await fetchBytes('demo/' + f); }));
+  await loadModel(files, manifest.modelName);
+  const read = (list) => Promise.all(list.map(async (it) => ({ bytes: await fetchBytes('demo/' + it.file) })));
+  state.calib = await read(manifest.calib);
+  state.test = await read(manifest.test);
+  state.labels = manifest.test.map((it) => {
+    const label = state.classes.indexOf(it.synset);
+    if (label < 0) throw new Error(`${it.file}: ${it.synset} is not one of the model's classes`);
+    return label;
+  });
+  $('data-status').textContent = `Embedded ImageNet images, one per class: ${state.calib.length} for calibration ` +
+    `(classes at even positions), ${state.test.length} for evaluation (odd positions). Click an image to see what the networks say.`;
+  showThumbs(manifest.test.map((it) => 'demo/' + it.file), state.test);
+  state.demo = 'darknet';
+  setStatus('Darknet Tiny ready');
+}
+
+// showThumbs lists the evaluation images; a click asks both networks about one.
+function showThumbs(urls, images) {
+  const box = $('thumbs');
+  box.replaceChildren(...urls.map((url, i) => {
+    const img = document.createElement('img');
+    img.src = url;
+    img.alt = url.split('/').pop();
+    img.title = 'click: predict this image';
+    img.addEventListener('click', () => busy(() => predictImage(images[i].bytes)));
+    return img;
+  }));
 }
 
 function options() {
@@ -105,7 +146,12 @@ function options() {
 
 async function calibrateOnce() {
   if (state.calibrated) return;
-  await state.fb.calibrate(state.calib, progress('calibrating'));
+  if ($('calib-mode').value === 'data-free') {
+    setStatus('calibrating from the batch norms (no images)…');
+    await state.fb.calibrateDataFree();
+  } else {
+    await state.fb.calibrate(state.calib, progress('calibrating'));
+  }
   state.calibrated = true;
 }
 
@@ -283,7 +329,10 @@ async function compare() {
 }
 
 async function tryImage(file) {
-  const bytes = new Uint8Array(await file.arrayBuffer());
+  await predictImage(new Uint8Array(await file.arrayBuffer()));
+}
+
+async function predictImage(bytes) {
   $('try-image').src = URL.createObjectURL(new Blob([bytes]));
   $('try-image').hidden = false;
   const pred = await state.fb.infer({ bytes }, 3);
@@ -361,12 +410,37 @@ async function main() {
   }));
   $('layer-select').addEventListener('change', () => busy(showChannel));
   $('channel-select').addEventListener('change', () => busy(showChannel));
-  $('model-file').addEventListener('change', (e) => busy(async () => {
-    const f = e.target.files[0];
-    if (!f) return;
-    await loadModel(new Uint8Array(await f.arrayBuffer()), f.name);
+  const loadUserModel = (list) => busy(async () => {
+    const files = [...list].filter((f) => !f.name.startsWith('.'));
+    if (files.length === 0) return;
+    if (files.length === 1 && files[0].name !== 'model.json') {
+      await loadModel(new Uint8Array(await files[0].arrayBuffer()), files[0].name);
+    } else {
+      // Several files: a TF.js layers model (model.json, its shards, labels.txt, names.txt).
+      const byName = {};
+      for (const f of files) byName[f.name] = new Uint8Array(await f.arrayBuffer());
+      const json = files.find((f) => f.name === 'model.json');
+      await loadModel(byName, json && json.webkitRelativePath ? json.webkitRelativePath.split('/')[0] : 'TF.js model');
+    }
+    state.demo = 'user';
+    $('thumbs').replaceChildren();
+    $('results').hidden = $('pictures').hidden = true;
+  });
+  $('model-file').addEventListener('change', (e) => loadUserModel(e.target.files));
+  $('model-folder').addEventListener('change', (e) => loadUserModel(e.target.files));
+  const modelDrop = $('model');
+  modelDrop.addEventListener('dragover', (e) => { e.preventDefault(); modelDrop.classList.add('over'); });
+  modelDrop.addEventListener('dragleave', () => modelDrop.classList.remove('over'));
+  modelDrop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    modelDrop.classList.remove('over');
+    loadUserModel(e.dataTransfer.files);
+  });
+  $('demo').addEventListener('change', (e) => busy(async () => {
+    await loadDemo(e.target.value);
     $('results').hidden = $('pictures').hidden = true;
   }));
+  $('calib-mode').addEventListener('change', () => { state.calibrated = false; });
   $('image-folder').addEventListener('change', (e) => busy(async () => {
     const { images, labels } = await readFolder(e.target.files);
     // Calibrate on half, evaluate on the other half (every second image), never the same ones.

@@ -4,8 +4,10 @@
 //
 //   import { FourBit } from './fourbit.js';
 //   const fb = await FourBit.create();
-//   const info = await fb.load(modelBytes);                    // Uint8Array of a .th file
+//   const info = await fb.load(modelBytes);                    // Uint8Array of a .th or .onnx file
+//   const info2 = await fb.loadFiles({'model.json': …, 'group1-shard1of1': …, 'labels.txt': …});
 //   await fb.calibrate(images, (done, total) => …);           // training images
+//   await fb.calibrateDataFree();                              // or: from the batch norms, no images
 //   const plan = await fb.quantize({ wbits: 4, abits: 4 });    // fields of ptq.Options
 //   const rep = await fb.evaluate(images, labels, onProgress); // {fp32, quantized, agreement}
 //   const pred = await fb.infer(image, 3);                     // {fp32: [...], quantized: [...]}
@@ -69,10 +71,23 @@ export class FourBit {
     return this.#call('load', [bytes]);
   }
 
+  // loadFiles loads a model given as several files, {name: Uint8Array}: a TF.js layers model
+  // (model.json, its weight shards, optional labels.txt and names.txt).
+  loadFiles(files) {
+    if (!files || typeof files !== 'object') return reject('loadFiles: files must be an object of name → Uint8Array');
+    for (const [name, b] of Object.entries(files)) {
+      if (!(b instanceof Uint8Array)) return reject(`loadFiles: ${name} must be a Uint8Array`);
+    }
+    return this.#call('loadFiles', [files]);
+  }
+
   calibrate(images, onProgress) {
     if (!Array.isArray(images)) return reject('calibrate: images must be an array');
     return this.#call('calibrate', [images, progressMarker], onProgress);
   }
+
+  // calibrateDataFree calibrates without images, from the model's batch-norm statistics.
+  calibrateDataFree() { return this.#call('calibrateDataFree', []); }
 
   quantize(options = {}) {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -147,7 +162,9 @@ export class FourBitPool {
   }
 
   load(bytes) { return this.#all((m) => m.load(bytes)); }
+  loadFiles(files) { return this.#all((m) => m.loadFiles(files)); }
   calibrate(images, onProgress) { return this.#all((m, i) => m.calibrate(images, i === 0 ? onProgress : undefined)); }
+  calibrateDataFree() { return this.#all((m) => m.calibrateDataFree()); }
   quantize(options) { return this.#all((m) => m.quantize(options)); }
   defaults() { return this.members[0].defaults(); }
   info() { return this.members[0].info(); }
