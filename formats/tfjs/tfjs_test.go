@@ -138,9 +138,9 @@ func FuzzRead(f *testing.F) {
 	})
 }
 
-// darknet loads the data set's Darknet Tiny.
+// darknet loads Darknet Tiny (committed under testdata/, a copy of the data set's).
 func darknet(t *testing.T) *nn.Graph {
-	dir := testenv.Data(t, "imagenet-darknet-tiny")
+	dir := testenv.Asset("imagenet-darknet-tiny")
 	files := map[string][]byte{}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
