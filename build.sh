@@ -37,10 +37,20 @@ ensure_node() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 }
 
-# build_wasm builds www/fourbit.wasm and copies wasm_exec.js from the Go installation.
+# ensure_wabt installs wat2wasm (Debian's wabt), which assembles kernels/simd.wat.
+ensure_wabt() {
+  command -v wat2wasm >/dev/null 2>&1 && return
+  log "installing wabt (wat2wasm) with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt >/dev/null
+}
+
+# build_wasm builds www/fourbit.wasm (with the simd tag: it imports the SIMD128 kernels),
+# assembles www/simd.wasm from kernels/simd.wat, and copies wasm_exec.js from Go.
 build_wasm() {
   ensure_go
-  GOOS=js GOARCH=wasm go build -trimpath -o www/fourbit.wasm ./wasm
+  GOOS=js GOARCH=wasm go build -trimpath -tags simd -o www/fourbit.wasm ./wasm
+  ensure_wabt
+  wat2wasm kernels/simd.wat -o www/simd.wasm
   cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" www/wasm_exec.js
   local raw gz
   raw=$(wc -c < www/fourbit.wasm)
@@ -124,6 +134,8 @@ cmd_test() {
   build_cli
   build_wasm
   build_page
+  log "go test -tags simd (GOOS=js GOARCH=wasm, the SIMD128 kernels of kernels/simd.wat bound)"
+  GOOS=js GOARCH=wasm go test -count=1 -tags simd -exec="node --stack-size=8192 $root/tools/wasm-exec-simd.mjs" ./kernels/...
   log "node --test (the browser module through www/fourbit.js)"
   node --test test/node/
   ensure_chromium

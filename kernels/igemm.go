@@ -144,6 +144,9 @@ func PackI32(a []int32, m, k, lda int) *PackedI32 {
 // exact kernel for weights that carry folded per-input-channel scales at 31-bit precision:
 // with |a| < 2^31 and |b| < 2^15 no sum of fewer than 2^17 products can overflow.
 func GemmI32(c []int64, ldc int, a *PackedI32, bp []int16, n int) {
+	if gemmI32SIMD(c, ldc, a, bp, n) {
+		return
+	}
 	tiles(c, ldc, a.M, a.K, a.Data, bp, n, microI32)
 }
 

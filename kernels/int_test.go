@@ -249,3 +249,84 @@ func TestIntegerConvMatchesDirect(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmWritesOnlyC checks, for odd shapes with a leading dimension wider than C, that the
+// integer GEMMs (the SIMD kernels in the browser build) write exactly the M×N entries of C
+// and leave every other value as it was, and that extreme operands give exact sums.
+func TestGemmWritesOnlyC(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	const sentinel = -7
+	for _, s := range [][3]int{{1, 1, 1}, {1, 3, 5}, {3, 2, 7}, {5, 9, 13}, {6, 300, 17}, {9, 40, 8}} {
+		m, k, n := s[0], s[1], s[2]
+		ldc := n + 3
+		w32 := make([]int32, m*k)
+		b := make([]int16, k*n)
+		for i := range w32 {
+			w32[i] = []int32{1<<31 - 1, -1 << 31, r.Int32() - 1<<30}[r.IntN(3)]
+		}
+		for i := range b {
+			b[i] = []int16{32767, -32768, int16(r.IntN(511) - 255)}[r.IntN(3)]
+		}
+		bp := make([]int16, PackedBLen(k, n))
+		PackBI16(bp, b, k, n, n)
+		c := make([]int64, m*ldc+3)
+		for i := range c {
+			c[i] = sentinel
+		}
+		GemmI32(c, ldc, PackI32(w32, m, k, k), bp, n)
+		for i := 0; i < m; i++ {
+			for j := 0; j < ldc; j++ {
+				got := c[i*ldc+j]
+				if j >= n {
+					if got != sentinel {
+						t.Fatalf("%dx%dx%d: GemmI32 wrote C[%d][%d] outside the matrix", m, k, n, i, j)
+					}
+					continue
+				}
+				var want int64
+				for kk := 0; kk < k; kk++ {
+					want += int64(w32[i*k+kk]) * int64(b[kk*n+j])
+				}
+				if got != want {
+					t.Fatalf("%dx%dx%d: GemmI32 [%d,%d] = %d, want %d", m, k, n, i, j, got, want)
+				}
+			}
+		}
+		for _, v := range c[m*ldc:] {
+			if v != sentinel {
+				t.Fatalf("%dx%dx%d: GemmI32 wrote past C", m, k, n)
+			}
+		}
+		// The same for the packed 4-bit kernel.
+		a4, b4 := make([]uint8, m*k), make([]uint8, k*n)
+		for i := range a4 {
+			a4[i] = uint8(r.IntN(16))
+		}
+		for i := range b4 {
+			b4[i] = uint8(r.IntN(16))
+		}
+		words := make([]uint64, PackedU4BLen(k, n))
+		colSum := make([]int32, n)
+		PackBU4(words, colSum, b4, k, n, n)
+		c32 := make([]int32, m*ldc+3)
+		for i := range c32 {
+			c32[i] = sentinel
+		}
+		GemmU4(c32, ldc, PackU4(a4, m, k, k), words, n)
+		want := make([]int32, m*n)
+		GemmU8Ref(want, a4, b4, m, k, n)
+		for i := 0; i < m; i++ {
+			for j := 0; j < ldc; j++ {
+				got := c32[i*ldc+j]
+				if (j >= n && got != sentinel) || (j < n && got != want[i*n+j]) {
+					t.Fatalf("%dx%dx%d: GemmU4 C[%d][%d] = %d", m, k, n, i, j, got)
+				}
+			}
+		}
+		for _, v := range c32[m*ldc:] {
+			if v != sentinel {
+				t.Fatalf("%dx%dx%d: GemmU4 wrote past C", m, k, n)
+			}
+		}
+	}
+}

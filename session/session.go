@@ -16,6 +16,8 @@ import (
 	"runtime/debug"
 
 	"fourbit/dataset"
+	"fourbit/engine"
+	"fourbit/kernels"
 	"fourbit/model"
 	"fourbit/nn"
 	"fourbit/ptq"
@@ -37,6 +39,9 @@ type Session struct {
 	q     *ptq.Quantized
 	fp32  *ptq.EvalResult
 	batch int
+	// lastQuant is the simulated network's last evaluation; net the integer engine.
+	lastQuant *ptq.EvalResult
+	net       *engine.Net
 }
 
 // New returns an empty session.
@@ -97,7 +102,7 @@ func (s *Session) CalibrateDataFree() (info CalibInfo, err error) {
 	if err != nil {
 		return CalibInfo{}, err
 	}
-	s.cal, s.q = cal, nil
+	s.cal, s.q, s.net, s.lastQuant = cal, nil, nil, nil
 	return CalibInfo{Images: 0, Points: cal.Points}, nil
 }
 
@@ -192,7 +197,7 @@ func (s *Session) Calibrate(imgs []Image, progress ptq.Progress) (info CalibInfo
 	if err != nil {
 		return CalibInfo{}, err
 	}
-	s.cal, s.q = cal, nil
+	s.cal, s.q, s.net, s.lastQuant = cal, nil, nil, nil
 	return CalibInfo{Images: cal.Images, Points: cal.Points}, nil
 }
 
@@ -209,7 +214,7 @@ func (s *Session) Quantize(opts ptq.Options) (plan *ptq.Plan, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.q = q
+	s.q, s.net, s.lastQuant = q, nil, nil
 	return q.Plan, nil
 }
 
@@ -257,6 +262,70 @@ func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress, sk
 			return EvalReport{}, err
 		}
 		rep.Agreement = ptq.Agreement(rep.FP32, rep.Quantized)
+		s.lastQuant = rep.Quantized
+	}
+	return rep, nil
+}
+
+// EngineInfo describes the integer engine built from the quantized network.
+type EngineInfo struct {
+	Layers      []engine.LayerInfo `json:"layers"`
+	PackedBytes int                `json:"packed_bytes"`
+	FloatBytes  int                `json:"float_bytes"`
+	// SIMD tells whether its integer GEMMs run on the WebAssembly SIMD128 kernels.
+	SIMD bool `json:"simd"`
+}
+
+// EngineReport is the integer engine's result on labelled images.
+type EngineReport struct {
+	Engine *ptq.EvalResult `json:"engine"`
+	// AgreementSimulated is the share of images where the engine predicts the class the
+	// simulated quantized network predicts (when evaluate ran on the same images before).
+	AgreementSimulated float64 `json:"agreement_simulated,omitempty"`
+	Predicted          []int   `json:"predicted"`
+}
+
+// BuildEngine builds the integer engine (package engine) of the quantized network: packed
+// weights and integer kernels. The ranges of the tensors the plan leaves in float come from
+// imgs (calibration images).
+func (s *Session) BuildEngine(imgs []Image) (info EngineInfo, err error) {
+	defer guard(&err)
+	if s.q == nil {
+		return EngineInfo{}, fmt.Errorf("%w: quantize before building the integer engine", ErrState)
+	}
+	src, err := s.source(imgs, nil)
+	if err != nil {
+		return EngineInfo{}, fmt.Errorf("engine: %w", err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.CalibImages = len(imgs)
+	net, err := engine.Build(s.q, src, cfg)
+	if err != nil {
+		return EngineInfo{}, err
+	}
+	s.net = net
+	info = EngineInfo{Layers: net.Layers(), SIMD: kernels.SIMD()}
+	info.PackedBytes, info.FloatBytes = net.Sizes()
+	return info, nil
+}
+
+// EvaluateEngine runs the integer engine on labelled images, on one thread.
+func (s *Session) EvaluateEngine(imgs []Image, labels []int, progress ptq.Progress) (rep EngineReport, err error) {
+	defer guard(&err)
+	if s.net == nil {
+		return EngineReport{}, fmt.Errorf("%w: build the integer engine first", ErrState)
+	}
+	src, err := s.source(imgs, labels)
+	if err != nil {
+		return EngineReport{}, fmt.Errorf("engine: %w", err)
+	}
+	in, out := nn.Size(s.g.Input().Shape), nn.Size(s.g.Output().Shape)
+	if rep.Engine, err = ptq.EvaluateFunc(s.net.Forward, in, out, src, 0, s.batch, progress); err != nil {
+		return EngineReport{}, err
+	}
+	rep.Predicted = rep.Engine.Predicted
+	if s.lastQuant != nil && s.lastQuant.Images == rep.Engine.Images {
+		rep.AgreementSimulated = ptq.Agreement(s.lastQuant, rep.Engine)
 	}
 	return rep, nil
 }

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"syscall/js"
 
+	"fourbit/kernels"
 	"fourbit/session"
 )
 
@@ -30,9 +31,24 @@ func main() {
 		"quantize":          func(a []js.Value) (any, error) { return quantize(s, a) },
 		"evaluate":          func(a []js.Value) (any, error) { return evaluate(s, a) },
 		"infer":             func(a []js.Value) (any, error) { return infer(s, a) },
-		"channel":           func(a []js.Value) (any, error) { return channel(s, a) },
-		"defaults":          func([]js.Value) (any, error) { return defaultOptions(), nil },
-		"export":            func([]js.Value) (any, error) { return s.Export() },
+		"features":          func([]js.Value) (any, error) { return map[string]bool{"simd": kernels.SIMD()}, nil },
+		"buildEngine": func(a []js.Value) (any, error) {
+			imgs, err := imagesArg(a, 0)
+			if err != nil {
+				return nil, err
+			}
+			return s.BuildEngine(imgs)
+		},
+		"evaluateEngine": func(a []js.Value) (any, error) {
+			imgs, labels, progress, err := labelled(a)
+			if err != nil {
+				return nil, err
+			}
+			return s.EvaluateEngine(imgs, labels, progressOf(progress))
+		},
+		"channel":  func(a []js.Value) (any, error) { return channel(s, a) },
+		"defaults": func([]js.Value) (any, error) { return defaultOptions(), nil },
+		"export":   func([]js.Value) (any, error) { return s.Export() },
 		"exportONNX": func(a []js.Value) (any, error) {
 			return s.ExportONNX(len(a) == 0 || a[0].Type() != js.TypeBoolean || a[0].Bool())
 		},
@@ -222,29 +238,36 @@ func quantize(s *session.Session, args []js.Value) (any, error) {
 	return s.Quantize(opts)
 }
 
-func evaluate(s *session.Session, args []js.Value) (any, error) {
-	imgs, err := imagesArg(args, 0)
-	if err != nil {
-		return nil, err
+// labelled reads (images, labels, progress) arguments.
+func labelled(args []js.Value) (imgs []session.Image, labels []int, progress js.Value, err error) {
+	if imgs, err = imagesArg(args, 0); err != nil {
+		return nil, nil, progress, err
 	}
 	lv, err := arg(args, 1, "labels")
 	if err != nil {
-		return nil, err
+		return nil, nil, progress, err
 	}
 	if lv.Type() != js.TypeObject || lv.Get("length").Type() != js.TypeNumber {
-		return nil, fmt.Errorf("labels must be an array of class indices")
+		return nil, nil, progress, fmt.Errorf("labels must be an array of class indices")
 	}
-	labels := make([]int, lv.Length())
+	labels = make([]int, lv.Length())
 	for i := range labels {
 		x := lv.Index(i)
 		if x.Type() != js.TypeNumber {
-			return nil, fmt.Errorf("label %d is not a number", i)
+			return nil, nil, progress, fmt.Errorf("label %d is not a number", i)
 		}
 		labels[i] = x.Int()
 	}
-	var progress js.Value
 	if len(args) > 2 {
 		progress = args[2]
+	}
+	return imgs, labels, progress, nil
+}
+
+func evaluate(s *session.Session, args []js.Value) (any, error) {
+	imgs, labels, progress, err := labelled(args)
+	if err != nil {
+		return nil, err
 	}
 	skip := len(args) > 3 && args[3].Type() == js.TypeBoolean && args[3].Bool()
 	return s.Evaluate(imgs, labels, progressOf(progress), skip)

@@ -3,13 +3,26 @@
 // {id, result} or {id, error}, and {id, progress: [done, total]} while a call runs.
 // wasm_exec.js (from the Go installation) must have defined globalThis.Go first.
 
-export function serve({ post, listen, instantiate }) {
+// loadSIMD () => Promise<Uint8Array|null> gives simd.wasm, the SIMD128 kernels the module
+// calls through fourbit-simd.js; without them (or without SIMD in the engine) the Go kernels run.
+import { simdState, simdImports, bindSIMD } from './fourbit-simd.js';
+
+export function serve({ post, listen, instantiate, loadSIMD }) {
   const go = new globalThis.Go();
+  const simd = simdState();
+  Object.assign(go.importObject, simdImports(simd));
   const ready = new Promise((resolve, reject) => {
     globalThis.fourbitReady = resolve;
     instantiate(go.importObject)
-      .then((result) => {
+      .then(async (result) => {
         const instance = result.instance || result;
+        let bytes = null;
+        try {
+          bytes = loadSIMD ? await loadSIMD() : null;
+        } catch {
+          bytes = null;
+        }
+        await bindSIMD(simd, bytes, instance.exports.mem);
         go.run(instance).then(
           () => { globalThis.fourbitExited = true; },
           (e) => { globalThis.fourbitExited = String(e); });

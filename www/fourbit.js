@@ -14,6 +14,9 @@
 //   const view = await fb.channel('layer1.0.conv1', 0);        // chart data of one channel
 //   const bytes = await fb.exportModel();                      // Uint8Array, the quantized model
 //   const onnx = await fb.exportONNX();                        // Uint8Array, QDQ ONNX model
+//   await fb.buildEngine(calibImages);                         // the integer engine
+//   const eng = await fb.evaluateEngine(images, labels);       // {engine, agreement_simulated, predicted}
+//   const { simd } = await fb.features();                      // WebAssembly SIMD128 kernels in use?
 //
 // An image is {width, height, data: Uint8ClampedArray RGBA} (a canvas's ImageData) or
 // {bytes: Uint8Array} (a PNG or JPEG file, decoded by the module exactly as the CLI does).
@@ -88,6 +91,24 @@ export class FourBit {
 
   // calibrateDataFree calibrates without images, from the model's batch-norm statistics.
   calibrateDataFree() { return this.#call('calibrateDataFree', []); }
+
+  // features tells how the module computes: {simd: true} when its integer kernels run on
+  // WebAssembly SIMD128 (else the portable Go kernels).
+  features() { return this.#call('features', []); }
+
+  // buildEngine builds the integer engine (packed weights, integer kernels) of the quantized
+  // network; the images (calibration images) give the ranges of tensors the plan leaves in float.
+  buildEngine(images) {
+    if (!Array.isArray(images)) return reject('buildEngine: images must be an array');
+    return this.#call('buildEngine', [images]);
+  }
+
+  // evaluateEngine runs the integer engine on labelled images, on this module's one thread:
+  // {engine: {top1, …, images_per_sec}, agreement_simulated, predicted}.
+  evaluateEngine(images, labels, onProgress) {
+    if (!Array.isArray(images)) return reject('evaluateEngine: images must be an array');
+    return this.#call('evaluateEngine', [images, Array.from(labels || []), progressMarker], onProgress);
+  }
 
   quantize(options = {}) {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -165,6 +186,9 @@ export class FourBitPool {
   loadFiles(files) { return this.#all((m) => m.loadFiles(files)); }
   calibrate(images, onProgress) { return this.#all((m, i) => m.calibrate(images, i === 0 ? onProgress : undefined)); }
   calibrateDataFree() { return this.#all((m) => m.calibrateDataFree()); }
+  features() { return this.members[0].features(); }
+  buildEngine(images) { return this.members[0].buildEngine(images); }
+  evaluateEngine(images, labels, onProgress) { return this.members[0].evaluateEngine(images, labels, onProgress); }
   quantize(options) { return this.#all((m) => m.quantize(options)); }
   defaults() { return this.members[0].defaults(); }
   info() { return this.members[0].info(); }

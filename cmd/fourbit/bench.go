@@ -31,6 +31,8 @@ type benchOutput struct {
 	Conv           []convBench `json:"conv_f32"`
 	ConvInt8       []convBench `json:"conv_int8"`
 	ConvInt4       []convBench `json:"conv_int4"`
+	ConvFolded     []convBench `json:"conv_int32_folded"`
+	SIMD           bool        `json:"simd"`
 	GemmF32        float64     `json:"gemm_f32_64x576x1024_gops"`
 	GemmInt4       float64     `json:"gemm_int4_64x576x1024_gops"`
 	FP32ImagesSec  float64     `json:"resnet20_fp32_images_per_sec"`
@@ -65,7 +67,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	d := time.Duration(*secs * float64(time.Second))
-	out := benchOutput{Platform: runtime.GOOS + "/" + runtime.GOARCH, Threads: runtime.GOMAXPROCS(0)}
+	out := benchOutput{Platform: runtime.GOOS + "/" + runtime.GOARCH, Threads: runtime.GOMAXPROCS(0), SIMD: kernels.SIMD()}
 	r := rand.New(rand.NewPCG(1, 1))
 	rnd := func(n int) []float32 {
 		s := make([]float32, n)
@@ -152,7 +154,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "fp32 conv %-14s %6.2f GOPS (one thread)\n", c.Shape, c.GOPS)
 	}
 	for i := range out.ConvInt8 {
-		fmt.Fprintf(stdout, "int8 conv %-14s %6.2f GOPS, packed int4 %6.2f GOPS (one thread)\n", out.ConvInt8[i].Shape, out.ConvInt8[i].GOPS, out.ConvInt4[i].GOPS)
+		fmt.Fprintf(stdout, "int8 conv %-14s %6.2f GOPS, packed int4 %6.2f GOPS, int32-folded %6.2f GOPS (one thread)\n",
+			out.ConvInt8[i].Shape, out.ConvInt8[i].GOPS, out.ConvInt4[i].GOPS, out.ConvFolded[i].GOPS)
+	}
+	if out.SIMD {
+		fmt.Fprintln(stdout, "integer GEMMs on the WebAssembly SIMD128 kernels")
 	}
 	fmt.Fprintf(stdout, "GEMM 64x576x1024: fp32 %.2f GOPS, packed int4 %.2f GOPS (one thread)\n", out.GemmF32, out.GemmInt4)
 	fmt.Fprintf(stdout, "ResNet-20 fp32           %6.1f images/s\nResNet-20 W4A4 simulated %6.1f images/s\n", out.FP32ImagesSec, out.W4A4ImagesSec)
@@ -191,6 +197,17 @@ func intConvs(out *benchOutput, d time.Duration, r *rand.Rand) {
 			kernels.GemmU4(acc, n, pa4, b4, n)
 		})
 		out.ConvInt4 = append(out.ConvInt4, convBench{shape, ops / t / 1e9})
+		// The engine's per-channel path: 31-bit folded weights, int16 values, int64 sums.
+		w32 := make([]int32, p.OutC*k)
+		for i := range w32 {
+			w32[i] = r.Int32() - 1<<30
+		}
+		pa32, acc64 := kernels.PackI32(w32, p.OutC, k, k), make([]int64, p.OutC*n)
+		t = timeIt(d, func() {
+			kernels.Im2colI16(b8, src8, zero, p.InC, p)
+			kernels.GemmI32(acc64, n, pa32, b8, n)
+		})
+		out.ConvFolded = append(out.ConvFolded, convBench{shape, ops / t / 1e9})
 	}
 }
 

@@ -11,9 +11,9 @@ export const dataDir = process.env.FOURBIT_DATA || join(root, '..', 'shared', 'd
 export const hasData = existsSync(join(dataDir, 'cifar10-png', 'test'));
 
 // nodeWorker starts fourbit.wasm in a worker thread behind a Web-Worker-like shim.
-export function nodeWorker() {
+export function nodeWorker({ noSIMD = false } = {}) {
   const w = new Worker(new URL('./worker.mjs', import.meta.url), {
-    workerData: { wasm: join(root, 'www', 'fourbit.wasm') },
+    workerData: { wasm: join(root, 'www', 'fourbit.wasm'), noSIMD },
   });
   return {
     postMessage: (m) => w.postMessage(m),
@@ -22,8 +22,8 @@ export function nodeWorker() {
   };
 }
 
-export async function startModule() {
-  return FourBit.create({ worker: nodeWorker() });
+export async function startModule(opts) {
+  return FourBit.create({ worker: nodeWorker(opts) });
 }
 
 export async function startPool(n) {

@@ -1,0 +1,11 @@
+//go:build !(js && wasm && simd)
+
+package kernels
+
+// SIMD reports whether the integer GEMMs run on the WebAssembly SIMD128 kernels of simd.wat:
+// only in the browser module built with the simd tag, when the host provides them.
+func SIMD() bool { return false }
+
+func gemmI32SIMD([]int64, int, *PackedI32, []int16, int) bool { return false }
+
+func gemmU4SIMD([]int32, int, *PackedU4, []uint64, int) bool { return false }
