@@ -14,6 +14,7 @@ import (
 	"fourbit/formats/onnx"
 	"image"
 	"runtime/debug"
+	"slices"
 
 	"fourbit/dataset"
 	"fourbit/engine"
@@ -280,8 +281,8 @@ type EngineInfo struct {
 type EngineReport struct {
 	Engine *ptq.EvalResult `json:"engine"`
 	// AgreementSimulated is the share of images where the engine predicts the class the
-	// simulated quantized network predicts (when evaluate ran on the same images before).
-	AgreementSimulated float64 `json:"agreement_simulated,omitempty"`
+	// simulated quantized network predicts.
+	AgreementSimulated float64 `json:"agreement_simulated"`
 	Predicted          []int   `json:"predicted"`
 }
 
@@ -324,9 +325,14 @@ func (s *Session) EvaluateEngine(imgs []Image, labels []int, progress ptq.Progre
 		return EngineReport{}, err
 	}
 	rep.Predicted = rep.Engine.Predicted
-	if s.lastQuant != nil && s.lastQuant.Images == rep.Engine.Images {
-		rep.AgreementSimulated = ptq.Agreement(s.lastQuant, rep.Engine)
+	sim := s.lastQuant
+	if sim == nil || sim.Images != rep.Engine.Images || !slices.Equal(sim.Labels, rep.Engine.Labels) {
+		// Not the images the simulation last ran on (a pool evaluates in parts): run it here.
+		if sim, err = ptq.Evaluate(s.q.Graph, src, 0, s.batch, s.q.Hook(), nil); err != nil {
+			return EngineReport{}, err
+		}
 	}
+	rep.AgreementSimulated = ptq.Agreement(sim, rep.Engine)
 	return rep, nil
 }
 

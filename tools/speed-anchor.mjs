@@ -1,7 +1,7 @@
 // speed-anchor measures, in one run on one machine, single-threaded: ONNX Runtime Web (its
 // wasm backend, in Node) on fourbit's ONNX export of ResNet-20, and fourbit's own wasm build
-// (`fourbit bench` under Go's wasm_exec_node.js): images/s of the fp32 path and of the
-// integer engine.
+// (`fourbit bench` under tools/wasm-exec-simd.mjs, with its SIMD128 kernels and with the Go
+// kernels): kernel GOPS, images/s of the fp32 path and of the integer engine.
 //
 //   node tools/speed-anchor.mjs [seconds]     (after ./build.sh cli; needs Go for wasm_exec)
 import { execFileSync } from 'node:child_process';
@@ -34,19 +34,23 @@ while (performance.now() - t0 < seconds * 1000) {
 }
 const ortWeb = n / ((performance.now() - t0) / 1000);
 
-// fourbit's wasm build, one thread.
-const goroot = execFileSync('go', ['env', 'GOROOT'], { encoding: 'utf8' }).trim();
+// fourbit's wasm build, one thread: with its SIMD128 kernels bound, and with the Go kernels.
 const wasm = join(tmp, 'fourbit.wasm');
-execFileSync('go', ['build', '-o', wasm, './cmd/fourbit'], { cwd: root, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' } });
-const out = execFileSync('node', [join(goroot, 'lib', 'wasm', 'wasm_exec_node.js'), wasm, 'bench', '--json', '--seconds', String(seconds),
-  '--model', r20, '--calib', join(root, 'testdata', 'cifar10-png', 'calib')], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
-const fb = JSON.parse(out);
+execFileSync('go', ['build', '-tags', 'simd', '-o', wasm, './cmd/fourbit'], { cwd: root, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' } });
+const bench = (noSIMD) => JSON.parse(execFileSync('node', ['--stack-size=8192', join(root, 'tools', 'wasm-exec-simd.mjs'), wasm, 'bench', '--json', '--seconds', String(seconds),
+  '--model', r20, '--calib', join(root, 'testdata', 'cifar10-png', 'calib')],
+{ cwd: root, encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, ...(noSIMD ? { FOURBIT_NO_SIMD: '1' } : {}) } }));
+const summary = (fb) => ({
+  simd: fb.simd,
+  fp32_images_per_sec: +fb.resnet20_fp32_images_per_sec.toFixed(1),
+  w4a4_simulated_images_per_sec: +fb.resnet20_w4a4_simulated_images_per_sec.toFixed(1),
+  engine_images_per_sec: +fb.resnet20_w4a4_engine_images_per_sec.toFixed(1),
+  engine_per_tensor_images_per_sec: +fb.resnet20_w4a4_per_tensor_engine_images_per_sec.toFixed(1),
+  conv_gops: { fp32: fb.conv_f32, int8: fb.conv_int8, int4: fb.conv_int4, int32_folded: fb.conv_int32_folded },
+  gemm_64x576x1024_gops: { fp32: fb.gemm_f32_64x576x1024_gops, int4: fb.gemm_int4_64x576x1024_gops },
+});
 console.log(JSON.stringify({
   onnxruntime_web_fp32_images_per_sec: +ortWeb.toFixed(1),
-  fourbit_wasm_fp32_images_per_sec: +fb.resnet20_fp32_images_per_sec.toFixed(1),
-  fourbit_wasm_w4a4_simulated_images_per_sec: +fb.resnet20_w4a4_simulated_images_per_sec.toFixed(1),
-  fourbit_wasm_engine_images_per_sec: +fb.resnet20_w4a4_engine_images_per_sec.toFixed(1),
-  fourbit_wasm_engine_per_tensor_images_per_sec: +fb.resnet20_w4a4_per_tensor_engine_images_per_sec.toFixed(1),
-  fourbit_wasm_conv: { fp32: fb.conv_f32, int8: fb.conv_int8, int4: fb.conv_int4 },
-  fourbit_wasm_gemm_64x576x1024: { fp32: fb.gemm_f32_64x576x1024_gops, int4: fb.gemm_int4_64x576x1024_gops },
+  fourbit_wasm_simd: summary(bench(false)),
+  fourbit_wasm_go_kernels: summary(bench(true)),
 }, null, 2));

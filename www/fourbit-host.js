@@ -48,7 +48,11 @@ export function serve({ post, listen, instantiate, loadSIMD }) {
       const answer = fb[method](...callArgs);
       if (answer.error !== undefined) post({ id, error: answer.error });
       else if (answer.bytes !== undefined) post({ id, result: answer.bytes });
-      else post({ id, result: JSON.parse(answer.result) });
+      else {
+        const result = JSON.parse(answer.result);
+        if (method === 'features') result.simd_reason = simd.reason; // why SIMD is (not) in use
+        post({ id, result });
+      }
     } catch (e) {
       post({ id, error: String((e && e.message) || e) });
     }

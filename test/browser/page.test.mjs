@@ -39,6 +39,16 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
     assert.ok(await page.locator('#layers tbody tr').count() >= 20, 'per-layer table');
     await page.screenshot({ path: join(results, 'page-after-run.png'), fullPage: true });
 
+    // The integer engine, on WebAssembly SIMD128.
+    assert.match(await page.textContent('#kernels'), /WebAssembly SIMD128/);
+    await page.click('#engine');
+    await page.waitForFunction(() => window.fourbitPage.lastEngine, null, { timeout: 10 * 60 * 1000 });
+    const eng = await page.evaluate(() => window.fourbitPage.lastEngine);
+    console.log(`page: integer engine (SIMD ${eng.info.simd}) top-1 ${eng.engine.top1.toFixed(2)}%, agreement with the simulation ${eng.agreement_simulated.toFixed(1)}%, ${eng.engine.images_per_sec.toFixed(1)} images/s`);
+    assert.equal(eng.info.simd, true);
+    assert.ok(eng.agreement_simulated >= 95, 'the engine agrees with the simulation');
+    assert.match(await page.textContent('#engine-status'), /Integer engine \(WebAssembly SIMD128 kernels\)/);
+
     // The same images and options through the Node API give the same numbers.
     const manifest = JSON.parse(readFileSync(join(root, 'www/demo/manifest.json'), 'utf8'));
     const read = (list) => list.map((it) => ({ bytes: new Uint8Array(readFileSync(join(root, 'www/demo', it.file))) }));
@@ -100,6 +110,14 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
     const kept = await page.evaluate(() => window.fourbitPage.lastRun.options.keep);
     assert.deepEqual(Object.keys(kept), [worstLayer]);
     console.log(`kept ${worstLayer} at 8 bits: W4A4 top-1 ${(await page.evaluate(() => window.fourbitPage.lastRun.quantized)).toFixed(2)}%`);
+
+    // Without the SIMD kernels (as in a browser without SIMD128): the Go kernels, and the page says so.
+    const plain = await browser.newPage();
+    await plain.route('**/simd.wasm', (r) => r.abort());
+    await plain.goto(srv.url);
+    await plain.waitForFunction(() => window.fourbitPage && window.fourbitPage.ready, null, { timeout: 120000 });
+    assert.match(await plain.textContent('#kernels'), /portable Go kernels — no WebAssembly SIMD128 here/);
+    await plain.close();
 
     assert.deepEqual(foreign, [], 'no request left the page\'s origin');
     assert.deepEqual(pageErrors, [], 'no uncaught errors on the page');

@@ -1,0 +1,63 @@
+// bench.mjs — the browser half of tools/browser-bench.mjs: in one page, single-threaded,
+// ONNX Runtime Web (wasm backend, SIMD) on fourbit's float ONNX export of ResNet-20, and
+// fourbit's module (its worker, one thread): FP32 forward, and the W4A4 integer engine with
+// per-channel and per-tensor activations, on the committed CIFAR-10 images.
+import { FourBit } from '../www/fourbit.js';
+
+const params = new URLSearchParams(location.search);
+const seconds = Number(params.get('seconds') || 3);
+const noSIMD = params.get('nosimd') === '1';
+
+async function bytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function main() {
+  const manifest = await (await fetch('../www/demo/manifest.json')).json();
+  const read = (list) => Promise.all(list.map(async (it) => ({ bytes: await bytes('../www/demo/' + it.file) })));
+  const calib = (await read(manifest.calib)).slice(0, 256);
+  const test = await read(manifest.test);
+  const labels = manifest.test.map((it) => it.label);
+  const fb = await FourBit.create();
+  const out = { features: await fb.features() };
+  await fb.load(await bytes('../www/demo/' + manifest.model));
+  const fp = await fb.evaluate(test, labels);
+  out.fourbit_fp32_images_per_sec = fp.fp32.images_per_sec;
+  await fb.calibrate(calib);
+  const defaults = await fb.defaults();
+  for (const [name, o] of [['per_channel', {}], ['per_tensor', { a_per_channel: false, pcba_w: false, pcba_a: false }]]) {
+    await fb.quantize({ ...defaults, ...o, res_bits: 8, calib_images: 256 });
+    await fb.buildEngine(calib);
+    await fb.evaluateEngine(test.slice(0, 50), labels.slice(0, 50)); // past V8's baseline tier
+    let best = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000 || best === 0) {
+      const r = await fb.evaluateEngine(test, labels);
+      best = Math.max(best, r.engine.images_per_sec);
+    }
+    out[`fourbit_engine_${name}_images_per_sec`] = best;
+  }
+  const onnx = await fb.exportONNX(false);
+  fb.terminate();
+
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', location.href).href;
+  const session = await ort.InferenceSession.create(onnx, { executionProviders: ['wasm'] });
+  const batch = 50;
+  const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await session.run(feeds);
+    n += batch;
+  }
+  out.onnxruntime_web_fp32_images_per_sec = n / ((performance.now() - t0) / 1000);
+  window.benchResult = out;
+  document.getElementById('out').textContent = JSON.stringify(out, null, 2);
+}
+
+main().catch((e) => { window.benchResult = { error: String(e && e.stack || e) }; });
