@@ -2,25 +2,27 @@
 // FP32 on ResNet-20 beside fourbit's module — FP32 and the W4A4 integer engine, with its
 // WebAssembly SIMD128 kernels and with the Go kernels (simd.wasm withheld).
 //
-//   node tools/browser-bench.mjs [seconds]     (after ./build.sh page and ./build.sh cli)
-import { join, dirname } from 'node:path';
+//   node tools/browser-bench.mjs [seconds]     (after ./build.sh page)
+import { join, dirname, normalize, extname } from 'node:path';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.argv[2] || 3);
-// Serve the repository (www/ and node_modules/onnxruntime-web/dist/) on 127.0.0.1.
-const proc = spawn(join(root, 'bin', 'fourbit'), ['serve', '--dir', root, '--addr', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise((resolve, reject) => {
-  let buf = '';
-  proc.stdout.on('data', (d) => {
-    buf += d;
-    const m = buf.match(/http:\/\/[^\s]+\//);
-    if (m) resolve(m[0]);
+// Serve the repository (www/, tools/ and node_modules/onnxruntime-web/dist/) on 127.0.0.1.
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const server = createServer((req, res) => {
+  const path = normalize(join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+  if (!path.startsWith(root)) { res.writeHead(403).end(); return; }
+  readFile(path, (err, data) => {
+    if (err) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'Content-Type': types[extname(path)] || 'application/octet-stream' }).end(data);
   });
-  setTimeout(() => reject(new Error('fourbit serve did not start')), 20000);
 });
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${server.address().port}/`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -40,6 +42,6 @@ try {
   }
 } finally {
   await browser.close();
-  proc.kill();
+  server.close();
 }
 console.log(JSON.stringify(results, null, 2));
