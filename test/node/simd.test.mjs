@@ -50,7 +50,7 @@ test('the browser module\'s integer engine, with and without SIMD, predicts what
     for (const noSIMD of [false, true]) {
       const fb = await startModule({ noSIMD });
       try {
-        assert.deepEqual(await fb.features(), { simd: !noSIMD }, 'SIMD kernels bound as asked');
+        assert.equal((await fb.features()).simd, !noSIMD, 'SIMD kernels bound as asked');
         await fb.load(new Uint8Array(readFileSync(model)));
         await fb.calibrate(calib.images);
         const defaults = await fb.defaults();
