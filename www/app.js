@@ -399,6 +399,18 @@ async function readFolder(files) {
   return { images, labels };
 }
 
+// dropZone highlights el while files are dragged over it and hands dropped files to onFiles.
+function dropZone(el, onFiles) {
+  el.addEventListener('dragover', (e) => { e.preventDefault(); el.classList.add('over'); });
+  el.addEventListener('dragleave', () => el.classList.remove('over'));
+  el.addEventListener('drop', (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    el.classList.remove('over');
+    onFiles(e.dataTransfer.files);
+  });
+}
+
 async function main() {
   try {
     // One module per core (up to 4): evaluation fans out over them.
@@ -452,14 +464,7 @@ async function main() {
   });
   $('model-file').addEventListener('change', (e) => loadUserModel(e.target.files));
   $('model-folder').addEventListener('change', (e) => loadUserModel(e.target.files));
-  const modelDrop = $('model');
-  modelDrop.addEventListener('dragover', (e) => { e.preventDefault(); modelDrop.classList.add('over'); });
-  modelDrop.addEventListener('dragleave', () => modelDrop.classList.remove('over'));
-  modelDrop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    modelDrop.classList.remove('over');
-    loadUserModel(e.dataTransfer.files);
-  });
+  dropZone($('model'), (files) => loadUserModel(files));
   $('demo').addEventListener('change', (e) => busy(async () => {
     await loadDemo(e.target.value);
     $('results').hidden = $('pictures').hidden = true;
@@ -475,15 +480,7 @@ async function main() {
     $('data-status').textContent = `Your images: ${state.calib.length} for calibration (even positions), ${state.test.length} for evaluation (odd positions).`;
   }));
   $('image-file').addEventListener('change', (e) => busy(async () => { if (e.target.files[0]) await tryImage(e.target.files[0]); }));
-  const drop = $('drop');
-  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    drop.classList.remove('over');
-    const f = e.dataTransfer.files[0];
-    if (f) busy(() => tryImage(f));
-  });
+  dropZone($('drop'), (files) => { if (files[0]) busy(() => tryImage(files[0])); });
 }
 
 main();

@@ -209,11 +209,10 @@ func (b *builder) layer(l *layer, ins []*tensor) (*tensor, error) {
 		}
 		return b.activate(t, l.Name, c.Activation)
 	case "BatchNormalization":
-		axis, err := channelAxis(c.Axis, len(x.node.Shape))
-		if err != nil {
+		if _, err := channelAxis(c.Axis, len(x.node.Shape)); err != nil {
 			return nil, err
 		}
-		_ = axis
+		var err error
 		ch := x.node.Shape[0]
 		bn := &nn.BatchNorm{Eps: 1e-3}
 		if c.Epsilon != nil {
@@ -271,11 +270,7 @@ func (b *builder) layer(l *layer, ins []*tensor) (*tensor, error) {
 		}
 		return b.add(l.Name, nn.LeakyReLU{Alpha: float32(alpha)}, x.node)
 	case "Activation":
-		t, err := b.activate(x, l.Name, c.Activation)
-		if err != nil || t == x {
-			return t, err
-		}
-		return t, nil
+		return b.activate(x, l.Name, c.Activation)
 	case "Softmax":
 		return b.add(l.Name, nn.Softmax{}, x.node)
 	case "MaxPooling2D", "AveragePooling2D":

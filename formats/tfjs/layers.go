@@ -334,11 +334,10 @@ func (b *builder) build(t *topology, opts Options) (*nn.Graph, error) {
 		}
 		b.tensors[l.Name] = out
 	}
-	if b.g.Output() != b.tensors[t.outputs[0]].node {
-		// The output is an identity of an earlier node (a trailing Dropout): nothing follows it.
-		if len(b.g.Nodes) == 1 {
-			return nil, fmt.Errorf("%w: the model computes nothing", ErrFormat)
-		}
+	// The layers are added in dependency order from the output, so the output's node is the
+	// graph's last (a trailing identity layer maps to the node before it).
+	if len(b.g.Nodes) == 1 {
+		return nil, fmt.Errorf("%w: the model computes nothing", ErrFormat)
 	}
 	return b.g, nil
 }
