@@ -131,3 +131,41 @@ func BenchmarkGemmU4(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQConv reports GOPS of QConv — im2col, integer GEMM and requantization to codes
+// — on 4-bit weights and 4-bit input codes, one image on one goroutine (in the simd wasm
+// build under tools/wasm-exec-simd.mjs, the SIMD128 kernels).
+func BenchmarkQConv(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, p := range ResNet20Convs {
+		b.Run(fmt.Sprintf("%dx%dx%d", p.InC, p.InH, p.InW), func(b *testing.B) {
+			k, n := p.InC*9, p.OutH()*p.OutW()
+			w := make([]uint8, p.OutC*k)
+			for i := range w {
+				w[i] = uint8(r.IntN(16))
+			}
+			zw := make([]int32, p.OutC)
+			rq := make([]QRequant, p.OutC)
+			for o := range rq {
+				zw[o] = 8
+				rq[o] = QRequant{Mul: 0.01, Off: 0.001, Add: 3, Lo: 0, Hi: 15}
+			}
+			c, err := NewQConv(p, w, zw, 0, 15, rq)
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := make([]uint8, p.InC*p.InH*p.InW)
+			for i := range src {
+				src[i] = uint8(r.IntN(16))
+			}
+			dst := make([]uint8, p.OutC*n)
+			var s QScratch
+			ops := 2 * float64(p.OutC*n*k)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				c.Forward(dst, src, &s)
+			}
+			b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+		})
+	}
+}

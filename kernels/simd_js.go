@@ -59,3 +59,65 @@ func gemmU4SIMD(c []int32, ldc int, a *PackedU4, bp []uint64, n int) bool {
 	runtime.KeepAlive(bp)
 	return true
 }
+
+//go:wasmimport fourbit_simd im2col_q
+func simdIm2colQ(dst, src, koff unsafe.Pointer, kp, oh, ppr, wp, sh, sw, z, kodd int32, colsum unsafe.Pointer)
+
+//go:wasmimport fourbit_simd gemm_q
+func simdGemmQ(dst unsafe.Pointer, ldc int32, a, b, colsum, par unsafe.Pointer, m, kp, oh, ppr, ow int32)
+
+// qconvSIMD runs QConv.Forward on the SIMD128 kernels: the input is copied into planes
+// padded with the zero point (rows wide enough for whole 8-pixel panels), im2col_q lays out
+// the k pairs, gemm_q multiplies and requantizes.
+func qconvSIMD(c *QConv, dst, src []uint8, s *QScratch) bool {
+	p := c.P
+	if !SIMD() || (p.StrideW != 1 && p.StrideW != 2) {
+		return false
+	}
+	hp, wp := c.paddedDims()
+	oh, ow := p.OutH(), p.OutW()
+	ppr := (ow + 7) / 8
+	kp := (c.K + 1) / 2
+	size := p.InC*hp*wp + 64 // slack for the last 16-byte loads
+	panels := oh * ppr
+	if !small(size, panels*kp*16, c.M*oh*ow) {
+		return false
+	}
+	padded := grow(&s.padded, size)
+	padded[0] = c.zero
+	for i := 1; i < len(padded); i *= 2 {
+		copy(padded[i:], padded[:i])
+	}
+	for ci := 0; ci < p.InC; ci++ {
+		for y := 0; y < p.InH; y++ {
+			copy(padded[ci*hp*wp+(y+p.PadT)*wp+p.PadL:], src[(ci*p.InH+y)*p.InW:(ci*p.InH+y+1)*p.InW])
+		}
+	}
+	b := grow(&s.b, panels*kp*16)
+	colSum := grow(&s.colSum, panels*8)
+	simdIm2colQ(unsafe.Pointer(&b[0]), unsafe.Pointer(&padded[0]), unsafe.Pointer(&c.koff[0]),
+		int32(kp), int32(oh), int32(ppr), int32(wp), int32(p.StrideH), int32(p.StrideW), int32(c.zero), int32(c.K%2), unsafe.Pointer(&colSum[0]))
+	simdGemmQ(unsafe.Pointer(&dst[0]), int32(oh*ow), unsafe.Pointer(&c.pairs[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&colSum[0]),
+		unsafe.Pointer(&c.par[0]), int32(c.M), int32(kp), int32(oh), int32(ppr), int32(ow))
+	runtime.KeepAlive(padded)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(colSum)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(dst)
+	return true
+}
+
+//go:wasmimport fourbit_simd add_q
+func simdAddQ(dst, a, b unsafe.Pointer, inner, n int32, par unsafe.Pointer, channels int32)
+
+func addCodesSIMD(dst, a, b []uint8, inner int, rq []AddRequant) bool {
+	if !SIMD() || !small(len(a), inner) {
+		return false
+	}
+	simdAddQ(unsafe.Pointer(&dst[0]), unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), int32(inner), int32(len(a)), unsafe.Pointer(&rq[0]), int32(len(rq)))
+	runtime.KeepAlive(dst)
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(rq)
+	return true
+}
