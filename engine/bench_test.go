@@ -35,6 +35,6 @@ func benchmarkEngine(b *testing.B, perTensor bool) {
 // the folded int32 path).
 func BenchmarkResNet20Engine(b *testing.B) { benchmarkEngine(b, false) }
 
-// BenchmarkResNet20EnginePerTensor is W4A4 with per-tensor activations (the packed 4-bit
-// SWAR path for every layer whose input is a 4-bit activation).
+// BenchmarkResNet20EnginePerTensor is W4A4 with per-tensor activations (kernels.QConv for
+// every conv but the first, which reads the float image).
 func BenchmarkResNet20EnginePerTensor(b *testing.B) { benchmarkEngine(b, true) }

@@ -13,22 +13,28 @@
 // calibration images. That, and float rounding order, is all that separates its predictions
 // from the simulation's.
 //
-// Two GEMM paths (package kernels): when a layer's input has one scale and zero point for all
-// its channels and 4-bit codes, and every weight row has at most 4 bits, the packed 4-bit SWAR
-// kernel multiplies the codes themselves and the zero points are applied from row and column
-// sums (gemmlowp). When the input has per-channel scales (the paper's per-channel activations,
-// with PCBA), no single integer dot product can mix channels of different scales, so the
-// engine folds each input channel's scale — and bias correction — into the weights, quantizes
-// the folded row to 16-bit integers with one scale per row, and runs the int16 GEMM on the
-// zero-point-subtracted codes. Per-channel activation scales cost arithmetic width, not
-// storage: the stored model keeps the packed 4-bit codes.
+// Two GEMM paths (package kernels): when a conv's input has one scale and zero point for
+// all its channels (per-tensor activations; the residual Adds then are per tensor too) and
+// codes of at most 8 bits, kernels.QConv multiplies the codes themselves — weight codes
+// minus their row's zero point times input codes minus the input's, exact int32 sums — and
+// requantizes to the next layer's codes in the same pass (float32 multipliers per row that
+// carry bias correction, the bias and both scales; in the browser, the WebAssembly SIMD128
+// kernels of kernels/simd.wat). When the input has per-channel scales (the paper's
+// per-channel activations, with PCBA), no single integer dot product can mix channels of
+// different scales, so the engine folds each input channel's scale — and bias correction —
+// into 31-bit integer weights, one scale per row, and sums in int64. Per-channel
+// activation scales cost arithmetic width, not storage: the stored model keeps the packed
+// 4-bit codes. Residual Adds of two code tensors and ResNet's option-A shortcut run on codes
+// too (kernels.AddCodes; a strided copy); other ops dequantize, compute and requantize.
 package engine
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
+	"fourbit/kernels"
 	"fourbit/nn"
 	"fourbit/ptq"
 	"fourbit/quant"
@@ -64,8 +70,9 @@ type Net struct {
 type LayerInfo struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
-	// Kernel is "int4-swar" (packed 4-bit codes × 4-bit activation codes) or "int16"
-	// (per-channel input scales folded into 16-bit weights).
+	// Kernel is "qconv" (weight codes × per-tensor input codes, requantization fused),
+	// "int32-folded" (per-channel input scales folded into 31-bit weights) or "float-input"
+	// (the layer reads the float image).
 	Kernel string `json:"kernel"`
 	// RowBits is the weight width of each output channel.
 	RowBits []int `json:"row_bits"`
@@ -80,12 +87,14 @@ type LayerInfo struct {
 type stepKind int
 
 const (
-	kindInput   stepKind = iota // float image → codes
-	kindConv                    // integer GEMM
-	kindLinear                  // integer GEMM
-	kindPass                    // codes unchanged (a ReLU fused into its producer's quantizer)
-	kindRelu                    // codes clamped at each channel's zero point
-	kindRescale                 // dequantize inputs, apply the op, requantize
+	kindInput    stepKind = iota // float image → codes
+	kindConv                     // integer GEMM
+	kindLinear                   // integer GEMM
+	kindPass                     // codes unchanged (a ReLU fused into its producer's quantizer)
+	kindRelu                     // codes clamped at each channel's zero point
+	kindRescale                  // dequantize inputs, apply the op, requantize
+	kindAdd                      // two code tensors added and requantized (kernels.AddCodes)
+	kindShortcut                 // ResNet's option-A shortcut: codes subsampled, new channels 0
 )
 
 type step struct {
@@ -94,6 +103,9 @@ type step struct {
 	in    []int             // input node indices
 	out   []quant.Quantizer // output quantizer per channel (shape[0])
 	layer *gemmLayer
+	add   []kernels.AddRequant // kindAdd: per output channel
+	// floatOnly marks the input when every consumer reads the float image: no codes needed.
+	floatOnly bool
 }
 
 // Build prepares q for integer inference. The first cfg.CalibImages images of calib (the
@@ -189,7 +201,7 @@ func Build(q *ptq.Quantized, calib ptq.Source, cfg Config) (*Net, error) {
 				s.out, err = own(n)
 			}
 		case nn.ShortcutA:
-			s.kind = kindRescale
+			s.kind = kindShortcut
 			in := steps[s.in[0]].out
 			s.out = make([]quant.Quantizer, n.Shape[0]) // padded channels: the zero quantizer
 			copy(s.out[op.PadC:], in)
@@ -200,7 +212,14 @@ func Build(q *ptq.Quantized, calib ptq.Source, cfg Config) (*Net, error) {
 			}
 		default: // Add, pooling, batch norm, anything else: rescale onto its own grid
 			s.kind = kindRescale
-			s.out, err = own(n)
+			if s.out, err = own(n); err == nil {
+				if _, ok := op.(nn.Add); ok {
+					s.add = addRequant(steps[s.in[0]], steps[s.in[1]], s.out, n.Shape)
+				}
+				if s.add != nil {
+					s.kind = kindAdd
+				}
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("engine: node %s (%s): %w", n.Name, n.Op.Kind(), err)
@@ -210,8 +229,36 @@ func Build(q *ptq.Quantized, calib ptq.Source, cfg Config) (*Net, error) {
 		}
 		steps[n.Index()] = s
 	}
+	in := steps[g.Input().Index()]
+	in.floatOnly = true
+	for _, c := range cons[g.Input().Index()] {
+		if l := steps[c.Index()].layer; l == nil || (l.f32 == nil && l.f32lin == nil) {
+			in.floatOnly = false
+		}
+	}
 	net.steps = steps
 	return net, nil
+}
+
+// addRequant returns the per-channel requantization of an Add of a and b onto out, when the
+// inputs have the output's shape and every code is a byte (else nil: the generic rescale).
+func addRequant(a, b *step, out []quant.Quantizer, shape []int) []kernels.AddRequant {
+	if !slices.Equal(a.node.Shape, shape) || !slices.Equal(b.node.Shape, shape) {
+		return nil
+	}
+	rq := make([]kernels.AddRequant, len(out))
+	for c, oq := range out {
+		qa, qb := a.out[c], b.out[c]
+		for _, q := range []quant.Quantizer{qa, qb, oq} {
+			if q.QMin < 0 || q.QMax > 255 {
+				return nil
+			}
+		}
+		r := kernels.AddRequant{Za: qa.Zero, Sa: qa.Scale, Zb: qb.Zero, Sb: qb.Scale, Zo: oq.Zero, So: oq.Scale,
+			Lo: float64(oq.QMin), Hi: float64(oq.QMax)}
+		rq[c] = r
+	}
+	return rq
 }
 
 func hasAct(q *ptq.Quantized, name string) bool { _, ok := q.Act(name); return ok }

@@ -74,7 +74,7 @@ func compare(t testing.TB, q *ptq.Quantized, net *Net, src *dataset.Source, limi
 
 // TestEngineMatchesSimulationCommitted runs ResNet-20 on the committed images under several
 // option sets — the paper's W4A4 ACIQ+PCBA+BC (per-channel activations: the folded int32
-// path), per-tensor activations without PCBA (the packed 4-bit SWAR path), naive W4A4 and
+// path), per-tensor activations without PCBA (QConv: codes × codes, requantization fused), naive W4A4 and
 // W8A4 — and requires the integer engine to predict as the simulation does.
 func TestEngineMatchesSimulationCommitted(t *testing.T) {
 	perTensor := engineOptions()
@@ -87,7 +87,7 @@ func TestEngineMatchesSimulationCommitted(t *testing.T) {
 		kernel string // a kernel some layer must use
 	}{
 		{"W4A4 ACIQ+PCBA+BC", engineOptions(), "int32-folded"},
-		{"W4A4 per-tensor activations", perTensor, "int4-swar"},
+		{"W4A4 per-tensor activations", perTensor, "qconv"},
 		{"W4A4 naive", engineOptions().Naive(), "int32-folded"},
 		{"W8A4 ACIQ+PCBA+BC", w8a4, "int32-folded"},
 	}

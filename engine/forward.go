@@ -37,6 +37,9 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 		var out []uint8
 		switch s.kind {
 		case kindInput:
+			if s.floatOnly && trace == nil {
+				break // every consumer reads the float image
+			}
 			out = make([]uint8, len(x))
 			quantizeChannels(out, x, s.out, batch)
 		case kindPass:
@@ -78,6 +81,26 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 					l.convImage(out[i*size:(i+1)*size], in[i*inLen:(i+1)*inLen], &sc)
 				}
 			})
+		case kindAdd:
+			out = make([]uint8, batch*size)
+			kernels.AddCodes(out, codes[s.in[0]], codes[s.in[1]], size/n.Shape[0], s.add)
+		case kindShortcut:
+			out = make([]uint8, batch*size) // the new channels: code 0 of the zero quantizer
+			op := n.Op.(nn.ShortcutA)
+			in := net.steps[s.in[0]].node.Shape
+			c, ih, iw := in[0], in[1], in[2]
+			oh, ow := n.Shape[1], n.Shape[2]
+			src := codes[s.in[0]]
+			for i := 0; i < batch*c; i++ {
+				b, ch := i/c, i%c
+				plane := src[i*ih*iw:]
+				dst := out[(b*n.Shape[0]+ch+op.PadC)*oh*ow:]
+				for y := 0; y < oh; y++ {
+					for x := 0; x < ow; x++ {
+						dst[y*ow+x] = plane[y*op.Stride*iw+x*op.Stride]
+					}
+				}
+			}
 		case kindRescale:
 			out = make([]uint8, batch*size)
 			ins := make([][]float32, len(s.in))
@@ -114,8 +137,12 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 func quantizeChannels(dst []uint8, x []float32, qs []quant.Quantizer, batch int) {
 	c := len(qs)
 	inner := len(x) / (batch * c)
-	for i, v := range x {
-		dst[i] = uint8(qs[(i/inner)%c].Quantize(v))
+	for i := 0; i < len(x); i += inner {
+		q := qs[(i/inner)%c]
+		out := dst[i : i+inner]
+		for j, v := range x[i : i+inner] {
+			out[j] = uint8(q.Quantize(v))
+		}
 	}
 }
 
@@ -123,7 +150,11 @@ func quantizeChannels(dst []uint8, x []float32, qs []quant.Quantizer, batch int)
 func dequantizeChannels(dst []float32, codes []uint8, qs []quant.Quantizer, batch int) {
 	c := len(qs)
 	inner := len(codes) / (batch * c)
-	for i, v := range codes {
-		dst[i] = qs[(i/inner)%c].Dequantize(int32(v))
+	for i := 0; i < len(codes); i += inner {
+		q := qs[(i/inner)%c]
+		out := dst[i : i+inner]
+		for j, v := range codes[i : i+inner] {
+			out[j] = q.Dequantize(int32(v))
+		}
 	}
 }

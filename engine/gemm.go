@@ -19,21 +19,18 @@ type gemmLayer struct {
 
 	// The stored model: per output row its codes bit-packed at its width, the weight
 	// quantizer, and bias correction's gain and offset (corrected weight = gain·ŵ + offset).
-	packed  [][]byte
-	wq      []quant.Quantizer
-	gain    []float64
-	offset  []float64
-	bias    []float64
-	inZero  []int32 // zero point of every input channel
-	outQ    []quant.Quantizer
-	swar    bool
-	u4      *kernels.PackedU4    // the SWAR path's weights (4-bit in memory)
-	i32     []*kernels.PackedI32 // the folded path's weights, per group
-	rowMul  []float64            // y = rowMul·acc + … per output row
-	rowOff  []float64            // SWAR: offset·s_in, multiplied by the window's Σ(code − z)
-	inScale float64              // SWAR: the input's single scale
-	f32     *kernels.Conv        // a conv reading the float network input
-	f32lin  *nn.Linear           // a linear layer reading the float network input
+	packed [][]byte
+	wq     []quant.Quantizer
+	gain   []float64
+	offset []float64
+	bias   []float64
+	inZero []int32 // zero point of every input channel
+	outQ   []quant.Quantizer
+	q      *kernels.QConv       // the per-tensor path: codes × codes, requantization fused
+	i32    []*kernels.PackedI32 // the folded path's weights, per group
+	rowMul []float64            // folded path: y = rowMul·acc + bias per output row
+	f32    *kernels.Conv        // a conv reading the float network input
+	f32lin *nn.Linear           // a linear layer reading the float network input
 }
 
 // newGemmLayer builds layer n of q from its plan, given its input's and output's quantizers.
@@ -123,16 +120,9 @@ func newGemmLayer(q *ptq.Quantized, n *nn.Node, inQ, outQ []quant.Quantizer, flo
 		l.info.Kernel = "float-input"
 		return l, err
 	}
-	l.swar = uniform && maxCode <= 15 && maxRowBits <= 4 && l.groups == 1 && l.conv.KH > 0
-	if l.swar {
-		l.info.Kernel = "int4-swar"
-		l.u4 = kernels.PackU4(rows, l.m, l.k, l.k)
-		l.inScale = inQ[0].Scale
-		l.rowMul, l.rowOff = make([]float64, l.m), make([]float64, l.m)
-		for o := 0; o < l.m; o++ {
-			l.rowMul[o] = l.gain[o] * wqs[o].Scale * l.inScale
-			l.rowOff[o] = l.offset[o] * l.inScale
-		}
+	if q := l.qconv(inQ[0], rows, uniform, maxCode); q != nil {
+		l.q = q
+		l.info.Kernel = "qconv"
 		return l, nil
 	}
 	l.info.Kernel = "int32-folded"
@@ -178,38 +168,51 @@ func newGemmLayer(q *ptq.Quantized, n *nn.Node, inQ, outQ []quant.Quantizer, flo
 	return l, nil
 }
 
-func bitsFor(v int64) int {
-	b := 0
-	for int64(1)<<b <= v {
-		b++
+// qconv builds the per-tensor path (kernels.QConv) when the layer allows it: a conv of one
+// group whose input has one quantizer for all channels with codes in 0..255, and weight rows
+// with integer zero points. The corrected weight is gain·s_w·(code − z_w) + offset, so
+//
+//	y = gain·s_w·s_in·Σ(code − z_w)(a − z) + offset·s_in·Σ(a − z) + bias
+//
+// and the output code is round(y/s_out) + z_out: the requantization folds 1/s_out and z_out
+// into the kernel's per-row multipliers (float32, kernels.Requantize).
+func (l *gemmLayer) qconv(in quant.Quantizer, rows []uint8, uniform bool, maxCode int32) *kernels.QConv {
+	if !uniform || maxCode > 255 || l.groups != 1 || l.conv.KH == 0 || in.Zero != math.Trunc(in.Zero) || in.Zero < 0 || in.Zero > 255 {
+		return nil
 	}
-	return b
+	zw := make([]int32, l.m)
+	rq := make([]kernels.QRequant, l.m)
+	for o := 0; o < l.m; o++ {
+		z := l.wq[o].Zero
+		if z != math.Trunc(z) || z < 0 || z > 255 || l.info.RowBits[o] > 8 {
+			return nil
+		}
+		zw[o] = int32(z)
+		oq := l.outQ[o]
+		if oq.QMin < 0 || oq.QMax > 255 {
+			return nil
+		}
+		r := kernels.QRequant{Add: float32(oq.Zero), Lo: float32(oq.QMin), Hi: float32(oq.QMax)}
+		if oq.Scale != 0 {
+			r.Mul = float32(l.gain[o] * l.wq[o].Scale * in.Scale / oq.Scale)
+			r.Off = float32(l.offset[o] * in.Scale / oq.Scale)
+			r.Add = float32(l.bias[o]/oq.Scale + oq.Zero)
+		}
+		rq[o] = r
+	}
+	q, err := kernels.NewQConv(l.conv, rows, zw, uint8(in.Zero), uint8(maxCode), rq)
+	if err != nil {
+		return nil // outside the kernel's bounds (non-finite multipliers, long reductions): the folded path
+	}
+	return q
 }
 
 // convImage runs the layer on one image of codes src into dst codes, with scratch space.
 func (l *gemmLayer) convImage(dst, src []uint8, sc *scratch) {
 	p := l.conv
 	n := p.OutH() * p.OutW()
-	if l.swar {
-		acc := sc.acc(l.m * n)
-		words := sc.words(kernels.PackedU4BLen(l.k, n))
-		colSum := sc.colSum(n)
-		z := l.inZero[0]
-		kernels.Im2colU4(words, colSum, src, uint8(z), p.InC, p)
-		kernels.GemmU4(acc, n, l.u4, words, n)
-		k := int32(l.k)
-		for o := 0; o < l.m; o++ {
-			zw := int32(l.wq[o].Zero)
-			rs := l.u4.RowSum[o]
-			mul, off, b, oq := l.rowMul[o], l.rowOff[o], l.bias[o], l.outQ[o]
-			row, out := acc[o*n:(o+1)*n], dst[o*n:(o+1)*n]
-			for j, raw := range row {
-				d := colSum[j] - k*z // Σ (code − z) over the window
-				v := raw - zw*colSum[j] - z*rs + k*zw*z
-				y := mul*float64(v) + off*float64(d) + b
-				out[j] = uint8(oq.Quantize(float32(y)))
-			}
-		}
+	if l.q != nil {
+		l.q.Forward(dst, src, &sc.q)
 		return
 	}
 	icg, ocg := p.InC/l.groups, l.m/l.groups
@@ -258,18 +261,9 @@ func (l *gemmLayer) linear(dst, src []uint8, batch int, sc *scratch) {
 
 // scratch holds one worker's reusable buffers.
 type scratch struct {
-	a []int32
+	q kernels.QScratch
 	l []int64
-	w []uint64
-	c []int32
 	s []int16
-}
-
-func (s *scratch) acc(n int) []int32 {
-	if cap(s.a) < n {
-		s.a = make([]int32, n)
-	}
-	return s.a[:n]
 }
 
 func (s *scratch) acc64(n int) []int64 {
@@ -277,20 +271,6 @@ func (s *scratch) acc64(n int) []int64 {
 		s.l = make([]int64, n)
 	}
 	return s.l[:n]
-}
-
-func (s *scratch) words(n int) []uint64 {
-	if cap(s.w) < n {
-		s.w = make([]uint64, n)
-	}
-	return s.w[:n]
-}
-
-func (s *scratch) colSum(n int) []int32 {
-	if cap(s.c) < n {
-		s.c = make([]int32, n)
-	}
-	return s.c[:n]
 }
 
 func (s *scratch) i16(n int) []int16 {

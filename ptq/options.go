@@ -36,8 +36,9 @@ type Options struct {
 	// paper's protocol.
 	Keep8Bit bool `json:"keep_8bit"`
 	// ResidualBits, when not 0, also quantizes the outputs of residual Adds (through their
-	// ReLU, one-sided with HalfRange) per channel at this width over their calibration range,
-	// as an integer engine must carry them. 0 leaves them in float, the paper's protocol.
+	// ReLU, one-sided with HalfRange) at this width over their calibration range — per
+	// channel or per tensor as ActPerChannel says — as an integer engine must carry them.
+	// 0 leaves them in float, the paper's protocol.
 	ResidualBits int `json:"res_bits,omitempty"`
 	// CalibImages is how many calibration images to use.
 	CalibImages int `json:"calib_images"`

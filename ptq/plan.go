@@ -135,9 +135,11 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		plan.Acts = append(plan.Acts, ap)
 	}
 	if r.ResidualBits > 0 {
-		// Residual Adds: per channel, min-max over the calibration range, uniform width.
+		// Residual Adds: min-max over the calibration range, uniform width, per channel or
+		// per tensor like the other activations (an integer engine with per-tensor
+		// activations then keeps one quantizer for every conv input).
 		rr := r
-		rr.ActBits, rr.clip, rr.ActPerChannel, rr.PCBAActs = r.ResidualBits, quant.MinMax{}, true, false
+		rr.ActBits, rr.clip, rr.PCBAActs = r.ResidualBits, quant.MinMax{}, false
 		for _, p := range cal.Residuals {
 			ap, err := quantizeActs(p, cal, rr)
 			if err != nil {
