@@ -46,7 +46,7 @@ const summary = (fb) => ({
   w4a4_simulated_images_per_sec: +fb.resnet20_w4a4_simulated_images_per_sec.toFixed(1),
   engine_images_per_sec: +fb.resnet20_w4a4_engine_images_per_sec.toFixed(1),
   engine_per_tensor_images_per_sec: +fb.resnet20_w4a4_per_tensor_engine_images_per_sec.toFixed(1),
-  conv_gops: { fp32: fb.conv_f32, int8: fb.conv_int8, int4: fb.conv_int4, int32_folded: fb.conv_int32_folded },
+  conv_gops: { fp32: fb.conv_f32, int8: fb.conv_int8, int4: fb.conv_int4, int32_folded: fb.conv_int32_folded, qconv: fb.conv_qconv },
   gemm_64x576x1024_gops: { fp32: fb.gemm_f32_64x576x1024_gops, int4: fb.gemm_int4_64x576x1024_gops },
 });
 console.log(JSON.stringify({

@@ -32,6 +32,7 @@ type benchOutput struct {
 	ConvInt8       []convBench `json:"conv_int8"`
 	ConvInt4       []convBench `json:"conv_int4"`
 	ConvFolded     []convBench `json:"conv_int32_folded"`
+	ConvQ          []convBench `json:"conv_qconv"`
 	SIMD           bool        `json:"simd"`
 	GemmF32        float64     `json:"gemm_f32_64x576x1024_gops"`
 	GemmInt4       float64     `json:"gemm_int4_64x576x1024_gops"`
@@ -154,22 +155,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "fp32 conv %-14s %6.2f GOPS (one thread)\n", c.Shape, c.GOPS)
 	}
 	for i := range out.ConvInt8 {
-		fmt.Fprintf(stdout, "int8 conv %-14s %6.2f GOPS, packed int4 %6.2f GOPS, int32-folded %6.2f GOPS (one thread)\n",
-			out.ConvInt8[i].Shape, out.ConvInt8[i].GOPS, out.ConvInt4[i].GOPS, out.ConvFolded[i].GOPS)
+		fmt.Fprintf(stdout, "int8 conv %-14s %6.2f GOPS, packed int4 %6.2f GOPS, int32-folded %6.2f GOPS, qconv %6.2f GOPS (one thread)\n",
+			out.ConvInt8[i].Shape, out.ConvInt8[i].GOPS, out.ConvInt4[i].GOPS, out.ConvFolded[i].GOPS, out.ConvQ[i].GOPS)
 	}
 	if out.SIMD {
 		fmt.Fprintln(stdout, "integer GEMMs on the WebAssembly SIMD128 kernels")
 	}
 	fmt.Fprintf(stdout, "GEMM 64x576x1024: fp32 %.2f GOPS, packed int4 %.2f GOPS (one thread)\n", out.GemmF32, out.GemmInt4)
 	fmt.Fprintf(stdout, "ResNet-20 fp32           %6.1f images/s\nResNet-20 W4A4 simulated %6.1f images/s\n", out.FP32ImagesSec, out.W4A4ImagesSec)
-	fmt.Fprintf(stdout, "ResNet-20 W4A4 integer engine %6.1f images/s (per-channel activations), %6.1f (per-tensor, int4 SWAR)\n", out.EngineImgSec, out.EnginePTImgSec)
+	fmt.Fprintf(stdout, "ResNet-20 W4A4 integer engine %6.1f images/s (per-channel activations), %6.1f (per-tensor activations, qconv)\n", out.EngineImgSec, out.EnginePTImgSec)
 	fmt.Fprintf(stdout, "ResNet-20 W4 weights packed %d bytes, fp32 %d bytes (1/%.2f)\ncalibrate 256 + quantize %6.1f s\n",
 		out.PackedBytes, out.FloatBytes, float64(out.FloatBytes)/float64(out.PackedBytes), out.CalibQuantSecs)
 	return nil
 }
 
-// intConvs measures the int8 (int16 operands) and packed 4-bit SWAR convolutions on
-// ResNet-20's shapes, im2col included, one image on one goroutine.
+// intConvs measures the int8 (int16 operands), packed 4-bit SWAR, int32-folded and QConv
+// (codes in, requantized codes out) convolutions on ResNet-20's shapes, im2col included,
+// one image on one goroutine.
 func intConvs(out *benchOutput, d time.Duration, r *rand.Rand) {
 	for _, p := range kernels.ResNet20Convs {
 		k, n := p.InC*p.KH*p.KW, p.OutH()*p.OutW()
@@ -208,6 +210,21 @@ func intConvs(out *benchOutput, d time.Duration, r *rand.Rand) {
 			kernels.GemmI32(acc64, n, pa32, b8, n)
 		})
 		out.ConvFolded = append(out.ConvFolded, convBench{shape, ops / t / 1e9})
+		// The engine's per-tensor path: 4-bit codes in, requantized 4-bit codes out.
+		zw := make([]int32, p.OutC)
+		rq := make([]kernels.QRequant, p.OutC)
+		for o := range rq {
+			zw[o] = 8
+			rq[o] = kernels.QRequant{Mul: 0.01, Off: 0.001, Add: 3, Hi: 15}
+		}
+		qc, err := kernels.NewQConv(p, w4, zw, 0, 15, rq)
+		if err != nil {
+			panic(err) // fixed, valid parameters
+		}
+		codes := make([]uint8, p.OutC*n)
+		var qs kernels.QScratch
+		t = timeIt(d, func() { qc.Forward(codes, src4, &qs) })
+		out.ConvQ = append(out.ConvQ, convBench{shape, ops / t / 1e9})
 	}
 }
 

@@ -2,7 +2,7 @@
 // reports them bound, and the whole integer engine run by the module — with SIMD and with
 // the portable Go kernels — predicts exactly what the native integer engine (the CLI)
 // predicts, image by image, on both engine paths (per-channel activations: gemm_i32;
-// per-tensor activations: the packed 4-bit gemm_u4). Single-thread images/s are printed.
+// per-tensor activations: QConv's im2col_q/gemm_q and add_q). Single-thread images/s are printed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,8 +37,8 @@ function nativeEngine(flags) {
 
 const paths = [
   { name: 'per-channel activations (int32-folded, gemm_i32)', flags: [], options: {}, kernel: 'int32-folded' },
-  { name: 'per-tensor activations (int4-swar, gemm_u4)', flags: ['--a-per-tensor', '--pcba', 'none'],
-    options: { a_per_channel: false, pcba_w: false, pcba_a: false }, kernel: 'int4-swar' },
+  { name: 'per-tensor activations (qconv: im2col_q, gemm_q, add_q)', flags: ['--a-per-tensor', '--pcba', 'none'],
+    options: { a_per_channel: false, pcba_w: false, pcba_a: false }, kernel: 'qconv' },
 ];
 
 test('the browser module\'s integer engine, with and without SIMD, predicts what the native engine predicts', { timeout: 20 * 60 * 1000 }, async () => {
