@@ -341,9 +341,21 @@ async function runEngine() {
   $('engine-status').textContent = `Integer engine (${info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
     `top-1 ${e.top1.toFixed(2)}%, the simulated network's class (residual Adds at 8 bits) on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images, ` +
     `${e.images_per_sec.toFixed(1)} images/s on one thread; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
-    `vs ${info.float_bytes.toLocaleString()} fp32.`;
+    `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.layers);
   window.fourbitPage.lastEngine = { ...rep, info };
   setStatus('integer engine done');
+}
+
+// kernelSummary says which kernels ran the layers, and why the paper's per-channel
+// activations are the slow path.
+function kernelSummary(layers) {
+  const count = {};
+  for (const l of layers) count[l.kernel] = (count[l.kernel] || 0) + 1;
+  const parts = Object.entries(count).map(([k, n]) => `${n} ${k}`).join(', ');
+  const hint = count['int32-folded'] > 1
+    ? ' Per-channel activation scales cannot share one integer dot product, so those layers fold the scales into 31-bit weights (int32-folded); with per-tensor activations the convs run the fused 4-bit kernel (qconv), about ten times faster.'
+    : '';
+  return `Layers: ${parts}.${hint}`;
 }
 
 async function tryImage(file) {
