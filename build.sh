@@ -142,8 +142,10 @@ cmd_test() {
   go test -count=1 -timeout 40m ./...
   run_fuzz "${FUZZTIME:-5}"
   ensure_node
-  log "go test (GOOS=js GOARCH=wasm, under Node)"
-  GOOS=js GOARCH=wasm go test -count=1 -timeout 30m -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" \
+  # -short: the same tests as wasm code, except the 1,000-image ImageNet accuracy run
+  # (TestDarknetImageNetSamples, about 7 minutes in wasm), which the native run above checks.
+  log "go test -short (GOOS=js GOARCH=wasm, under Node)"
+  GOOS=js GOARCH=wasm go test -short -count=1 -timeout 30m -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" \
     ./quant/... ./kernels/... ./nn/... ./formats/... ./dataset/... ./wasm/...
   build_cli
   build_wasm
