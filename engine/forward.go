@@ -137,6 +137,14 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 func quantizeChannels(dst []uint8, x []float32, qs []quant.Quantizer, batch int) {
 	c := len(qs)
 	inner := len(x) / (batch * c)
+	if byteCodes(qs) {
+		aff := make([]kernels.Affine, c)
+		for i, q := range qs {
+			aff[i] = kernels.Affine{Scale: q.Scale, Zero: q.Zero, Lo: float64(q.QMin), Hi: float64(q.QMax)}
+		}
+		kernels.QuantizeCodes(dst, x, inner, aff) // Quantize's arithmetic, SIMD in the browser
+		return
+	}
 	for i := 0; i < len(x); i += inner {
 		q := qs[(i/inner)%c]
 		out := dst[i : i+inner]
@@ -144,6 +152,16 @@ func quantizeChannels(dst []uint8, x []float32, qs []quant.Quantizer, batch int)
 			out[j] = uint8(q.Quantize(v))
 		}
 	}
+}
+
+// byteCodes reports whether every quantizer's codes are bytes (0..255).
+func byteCodes(qs []quant.Quantizer) bool {
+	for _, q := range qs {
+		if q.QMin < 0 || q.QMax > 255 {
+			return false
+		}
+	}
+	return true
 }
 
 // dequantizeChannels writes the real values of batch images of codes.

@@ -88,6 +88,14 @@ func PackB(dst, b []float32, k, n, ldb int) { packColumns(dst, b, k, n, ldb) }
 // and a K×N B packed by PackB (or written in that layout by Im2colPacked). C is row-major
 // M×N with leading dimension ldc.
 func SgemmPacked(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float32) {
+	if sgemmSIMD(c, ldc, a, bp, n, bias) {
+		return
+	}
+	sgemmGo(c, ldc, a, bp, n, bias)
+}
+
+// sgemmGo is SgemmPacked in Go (the reference of the SIMD kernel).
+func sgemmGo(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float32) {
 	k := a.K
 	mPanels := (a.M + mr - 1) / mr
 	nPanels := (n + nr - 1) / nr

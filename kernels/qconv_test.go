@@ -206,3 +206,96 @@ func TestAddCodesMatchesDefinition(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmPackedBitExact checks SgemmPacked (the SIMD128 kernel in the simd wasm build)
+// against the Go kernel bit for bit: odd shapes, with and without bias, signed zeros.
+func TestSgemmPackedBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 13))
+	for _, s := range [][3]int{{1, 1, 1}, {2, 3, 4}, {3, 5, 7}, {16, 27, 1024}, {5, 17, 9}, {7, 33, 13}, {64, 576, 64}, {2, 1, 12}} {
+		m, k, n := s[0], s[1], s[2]
+		a, b := make([]float32, m*k), make([]float32, k*n)
+		for i := range a {
+			a[i] = float32(r.NormFloat64())
+			if i%7 == 3 {
+				a[i] = float32(math.Copysign(0, -1))
+			}
+		}
+		for i := range b {
+			b[i] = float32(r.NormFloat64() * 1e3)
+		}
+		bias := make([]float32, m)
+		for i := range bias {
+			bias[i] = float32(r.NormFloat64())
+		}
+		pa := PackA(a, m, k, k)
+		bp := make([]float32, PackedBLen(k, n))
+		PackB(bp, b, k, n, n)
+		for _, bs := range [][]float32{nil, bias} {
+			ldc := n + 3
+			got, want := make([]float32, m*ldc), make([]float32, m*ldc)
+			for i := range got {
+				got[i], want[i] = -7, -7
+			}
+			SgemmPacked(got, ldc, pa, bp, n, bs)
+			sgemmGo(want, ldc, pa, bp, n, bs)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%v bias %v: c[%d] = %v, want %v", s, bs != nil, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestQuantizeCodesMatchesQuantize checks QuantizeCodes against quant.Quantizer.Quantize's
+// arithmetic spelled out: NaN, ±Inf, exact ties, a zero scale, clamps, tails.
+func TestQuantizeCodesMatchesQuantize(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 14))
+	nan := float32(math.NaN())
+	for _, s := range []struct{ batch, channels, inner int }{{1, 1, 4}, {2, 3, 37}, {1, 5, 3}, {3, 16, 1024}, {1, 2, 1}} {
+		n := s.batch * s.channels * s.inner
+		x := make([]float32, n)
+		for i := range x {
+			switch i % 11 {
+			case 3:
+				x[i] = nan
+			case 5:
+				x[i] = float32(math.Inf(1 - 2*(i%2)))
+			case 7:
+				x[i] = float32(r.IntN(40)) + 0.5 // a tie where the scale is 1
+			default:
+				x[i] = float32(r.NormFloat64() * 4)
+			}
+		}
+		qs := make([]Affine, s.channels)
+		for c := range qs {
+			qs[c] = Affine{Scale: 0.01 + r.Float64()*0.1, Zero: float64(r.IntN(128)), Lo: 0, Hi: float64(15 + r.IntN(241))}
+			switch c % 3 {
+			case 1:
+				qs[c].Scale, qs[c].Zero = 1, 3
+			case 2:
+				qs[c].Scale = 0
+			}
+		}
+		got := make([]uint8, n+2)
+		QuantizeCodes(got, x, s.inner, qs)
+		for i, f := range x {
+			q := qs[(i/s.inner)%s.channels]
+			v := float64(f)
+			if v != v {
+				v = 0
+			}
+			c := math.Round(q.Zero)
+			if q.Scale != 0 {
+				c = math.Round(v/q.Scale + q.Zero)
+			}
+			want := uint8(math.Min(math.Max(c, q.Lo), q.Hi))
+			if got[i] != want {
+				t.Fatalf("%+v: code %d of %v = %d, want %d (%+v)", s, i, f, got[i], want, q)
+			}
+		}
+		if got[n] != 0 || got[n+1] != 0 {
+			t.Fatalf("%+v: wrote past the output", s)
+		}
+	}
+}

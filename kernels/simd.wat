@@ -1,7 +1,7 @@
 ;; simd.wat — fourbit's WebAssembly SIMD128 kernels for the integer engine in the browser.
 ;;
-;; Go's wasm compiler emits no SIMD instructions, so the two hot integer GEMMs of the engine
-;; are written here by hand, in the browser's own assembly language, the way gonum writes its
+;; Go's wasm compiler emits no SIMD instructions, so the engine's hot kernels are written
+;; here by hand, in the browser's own assembly language, the way gonum writes its
 ;; hot loops in assembly. The module imports the Go module's linear memory and works on the
 ;; buffers the Go engine already owns, in the same packed layouts as the Go kernels
 ;; (kernels/gemm.go, kernels/swar.go): no copies. Go calls the exports through //go:wasmimport
@@ -24,6 +24,8 @@
 ;;     i32x4.dot_i16x8_s sums against the rows' splatted weight pairs, and the requantization
 ;;     in f32x4 (the engine's per-tensor path: codes in, codes out, no Go code per value).
 ;;   add_q: kernels.AddCodes — two code tensors added and requantized per channel.
+;;   quant_f32: kernels.QuantizeCodes — float32 values to codes (the float first layer's output).
+;;   sgemm: kernels.SgemmPacked — the float GEMM (the first layer, and the float network).
 ;; The float32 steps follow the Go kernels' order exactly (mul, mul, add, add, nearest, max,
 ;; min), so the codes are the same, bit for bit.
 (module
@@ -523,4 +525,134 @@
       (v128.or (v128.and (local.get $v) (v128.const i64x2 0x8000000000000000 0x8000000000000000)) (v128.const f64x2 1 1))
       (f64x2.ge (f64x2.abs (f64x2.sub (local.get $v) (local.get $t))) (v128.const f64x2 0.5 0.5)))))
     (f64x2.min (f64x2.max (local.get $t) (local.get $lo)) (local.get $hi)))
+
+  ;; sgemm (c ldc a b m k n bias): kernels.SgemmPacked — C = A·B (+ bias per row, 0 for none)
+  ;;   in float32, A packed in panels of 2 rows ([k][2]), B in panels of 4 columns ([k][4]);
+  ;;   a 2×8 tile (two B panels) of f32x4 sums, each product rounded before it is added, in
+  ;;   k order from +0, then the bias added: the Go kernel's arithmetic, the same bits.
+  (func (export "sgemm") (param $c i32) (param $ldc i32) (param $a i32) (param $b i32)
+        (param $m i32) (param $k i32) (param $n i32) (param $bias i32)
+    (local $ip i32) (local $jp i32) (local $mp i32) (local $np i32) (local $h i32) (local $two i32)
+    (local $ap i32) (local $bp0 i32) (local $bp1 i32) (local $kk i32) (local $wd i32) (local $dst i32)
+    (local $x0 v128) (local $x1 v128) (local $w0 v128) (local $w1 v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $bias0 v128) (local $bias1 v128)
+    (local.set $mp (i32.shr_u (i32.add (local.get $m) (i32.const 1)) (i32.const 1)))
+    (local.set $np (i32.shr_u (i32.add (local.get $n) (i32.const 3)) (i32.const 2)))
+    (local.set $ip (i32.const 0))
+    (block $done_i (loop $loop_i
+      (br_if $done_i (i32.ge_u (local.get $ip) (local.get $mp)))
+      (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $ip) (i32.shl (local.get $k) (i32.const 3)))))
+      (local.set $h (i32.sub (local.get $m) (i32.shl (local.get $ip) (i32.const 1))))
+      (local.set $bias0 (v128.const f32x4 0 0 0 0))
+      (local.set $bias1 (v128.const f32x4 0 0 0 0))
+      (if (local.get $bias) (then
+        (local.set $bias0 (v128.load32_splat (i32.add (local.get $bias) (i32.shl (local.get $ip) (i32.const 3)))))
+        (if (i32.ge_s (local.get $h) (i32.const 2)) (then
+          (local.set $bias1 (v128.load32_splat offset=4 (i32.add (local.get $bias) (i32.shl (local.get $ip) (i32.const 3)))))))))
+      (local.set $jp (i32.const 0))
+      (block $done_j (loop $loop_j
+        (br_if $done_j (i32.ge_u (local.get $jp) (local.get $np)))
+        (local.set $two (i32.lt_u (i32.add (local.get $jp) (i32.const 1)) (local.get $np)))
+        (local.set $bp0 (i32.add (local.get $b) (i32.mul (local.get $jp) (i32.shl (local.get $k) (i32.const 4)))))
+        (local.set $bp1 (i32.add (local.get $bp0) (i32.shl (local.get $k) (i32.const 4))))
+        (local.set $c00 (v128.const f32x4 0 0 0 0)) (local.set $c01 (v128.const f32x4 0 0 0 0))
+        (local.set $c10 (v128.const f32x4 0 0 0 0)) (local.set $c11 (v128.const f32x4 0 0 0 0))
+        (local.set $kk (i32.const 0))
+        (if (local.get $two)
+          (then
+            (block $done_k (loop $loop_k
+              (br_if $done_k (i32.ge_u (local.get $kk) (local.get $k)))
+              (local.set $x0 (v128.load (i32.add (local.get $bp0) (i32.shl (local.get $kk) (i32.const 4)))))
+              (local.set $x1 (v128.load (i32.add (local.get $bp1) (i32.shl (local.get $kk) (i32.const 4)))))
+              (local.set $w0 (v128.load32_splat (i32.add (local.get $ap) (i32.shl (local.get $kk) (i32.const 3)))))
+              (local.set $w1 (v128.load32_splat offset=4 (i32.add (local.get $ap) (i32.shl (local.get $kk) (i32.const 3)))))
+              (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $w0) (local.get $x0))))
+              (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $w0) (local.get $x1))))
+              (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $w1) (local.get $x0))))
+              (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $w1) (local.get $x1))))
+              (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+              (br $loop_k))))
+          (else
+            (block $done_k1 (loop $loop_k1
+              (br_if $done_k1 (i32.ge_u (local.get $kk) (local.get $k)))
+              (local.set $x0 (v128.load (i32.add (local.get $bp0) (i32.shl (local.get $kk) (i32.const 4)))))
+              (local.set $w0 (v128.load32_splat (i32.add (local.get $ap) (i32.shl (local.get $kk) (i32.const 3)))))
+              (local.set $w1 (v128.load32_splat offset=4 (i32.add (local.get $ap) (i32.shl (local.get $kk) (i32.const 3)))))
+              (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $w0) (local.get $x0))))
+              (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $w1) (local.get $x0))))
+              (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+              (br $loop_k1)))))
+        (local.set $c00 (f32x4.add (local.get $c00) (local.get $bias0)))
+        (local.set $c01 (f32x4.add (local.get $c01) (local.get $bias0)))
+        (local.set $c10 (f32x4.add (local.get $c10) (local.get $bias1)))
+        (local.set $c11 (f32x4.add (local.get $c11) (local.get $bias1)))
+        ;; valid columns: up to 8 with two panels, 4 with one
+        (local.set $wd (i32.sub (local.get $n) (i32.shl (local.get $jp) (i32.const 2))))
+        (if (i32.eqz (local.get $two)) (then (if (i32.gt_s (local.get $wd) (i32.const 4)) (then (local.set $wd (i32.const 4))))))
+        (local.set $dst (i32.add (local.get $c) (i32.shl
+          (i32.add (i32.mul (i32.shl (local.get $ip) (i32.const 1)) (local.get $ldc)) (i32.shl (local.get $jp) (i32.const 2)))
+          (i32.const 2))))
+        (call $store_i32 (local.get $dst) (local.get $c00) (local.get $c01) (local.get $wd))
+        (if (i32.ge_s (local.get $h) (i32.const 2)) (then
+          (call $store_i32 (i32.add (local.get $dst) (i32.shl (local.get $ldc) (i32.const 2)))
+            (local.get $c10) (local.get $c11) (local.get $wd))))
+        (local.set $jp (i32.add (local.get $jp) (i32.add (i32.const 1) (local.get $two))))
+        (br $loop_j)))
+      (local.set $ip (i32.add (local.get $ip) (i32.const 1)))
+      (br $loop_i))))
+
+  ;; quant_f32 (dst x inner n par channels): kernels.QuantizeCodes — float32 values to uint8
+  ;;   codes per channel with quant.Quantizer's arithmetic (par: 4 float64 per channel,
+  ;;   Scale Zero Lo Hi): NaN as 0, promoted to float64, x/Scale + Zero (Zero where Scale is
+  ;;   0) rounded half away from zero, clamped; 4 values at a time, a channel's tail one by one.
+  (func (export "quant_f32") (param $dst i32) (param $x i32) (param $inner i32) (param $n i32)
+        (param $par i32) (param $channels i32)
+    (local $i i32) (local $ch i32) (local $p i32) (local $j i32) (local $end i32)
+    (local $so v128) (local $zo v128) (local $lo v128) (local $hi v128) (local $zm v128)
+    (local $v v128) (local $q v128)
+    (local.set $i (i32.const 0))
+    (local.set $ch (i32.const 0))
+    (block $done (loop $loop
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $p (i32.add (local.get $par) (i32.shl (local.get $ch) (i32.const 5))))
+      (local.set $so (v128.load64_splat (local.get $p)))
+      (local.set $zo (v128.load64_splat offset=8 (local.get $p)))
+      (local.set $lo (v128.load64_splat offset=16 (local.get $p)))
+      (local.set $hi (v128.load64_splat offset=24 (local.get $p)))
+      (local.set $zm (f64x2.eq (local.get $so) (v128.const f64x2 0 0)))
+      (local.set $end (i32.add (local.get $i) (local.get $inner)))
+      (local.set $j (local.get $i))
+      (block $done4 (loop $loop4
+        (br_if $done4 (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $end)))
+        (local.set $q (call $quant4 (v128.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2))))
+          (local.get $zo) (local.get $so) (local.get $lo) (local.get $hi) (local.get $zm)))
+        (i32.store (i32.add (local.get $dst) (local.get $j)) (i32x4.extract_lane 0 (local.get $q)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $loop4)))
+      (block $done1 (loop $loop1
+        (br_if $done1 (i32.ge_u (local.get $j) (local.get $end)))
+        (local.set $q (call $quant4 (v128.load32_zero (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2))))
+          (local.get $zo) (local.get $so) (local.get $lo) (local.get $hi) (local.get $zm)))
+        (i32.store8 (i32.add (local.get $dst) (local.get $j)) (i32x4.extract_lane 0 (local.get $q)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $loop1)))
+      (local.set $i (local.get $end))
+      (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+      (if (i32.ge_u (local.get $ch) (local.get $channels)) (then (local.set $ch (i32.const 0))))
+      (br $loop))))
+
+  ;; quant4: four float32 values to four codes, packed in the low 4 bytes.
+  (func $quant4 (param $v v128) (param $zo v128) (param $so v128) (param $lo v128) (param $hi v128)
+        (param $zm v128) (result v128)
+    (local $c v128)
+    (local.set $v (v128.and (local.get $v) (f32x4.eq (local.get $v) (local.get $v)))) ;; NaN → +0
+    (local.set $c (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+      (i32x4.trunc_sat_f64x2_s_zero (call $quant2 (f64x2.promote_low_f32x4 (local.get $v))
+        (local.get $zo) (local.get $so) (local.get $lo) (local.get $hi) (local.get $zm)))
+      (i32x4.trunc_sat_f64x2_s_zero (call $quant2 (f64x2.promote_low_f32x4
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))
+        (local.get $zo) (local.get $so) (local.get $lo) (local.get $hi) (local.get $zm)))))
+    (local.set $c (i16x8.narrow_i32x4_s (local.get $c) (local.get $c)))
+    (i8x16.narrow_i16x8_u (local.get $c) (local.get $c)))
 )

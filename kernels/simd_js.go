@@ -23,7 +23,8 @@ func simdGemmU4(c unsafe.Pointer, ldc int32, a unsafe.Pointer, b unsafe.Pointer,
 
 var simdOn = sync.OnceValue(func() bool { return simdAvailable() == 1 })
 
-// SIMD reports whether the integer GEMMs run on the WebAssembly SIMD128 kernels.
+// SIMD reports whether the engine's kernels (integer GEMMs, QConv, AddCodes, QuantizeCodes,
+// the float GEMM) run on the WebAssembly SIMD128 kernels.
 func SIMD() bool { return simdOn() }
 
 // small: shapes whose sizes would not fit the kernels' 32-bit arguments go to Go.
@@ -119,5 +120,39 @@ func addCodesSIMD(dst, a, b []uint8, inner int, rq []AddRequant) bool {
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(rq)
+	return true
+}
+
+//go:wasmimport fourbit_simd quant_f32
+func simdQuantF32(dst, x unsafe.Pointer, inner, n int32, par unsafe.Pointer, channels int32)
+
+func quantizeCodesSIMD(dst []uint8, x []float32, inner int, qs []Affine) bool {
+	if !SIMD() || !small(len(x), inner) {
+		return false
+	}
+	simdQuantF32(unsafe.Pointer(&dst[0]), unsafe.Pointer(&x[0]), int32(inner), int32(len(x)), unsafe.Pointer(&qs[0]), int32(len(qs)))
+	runtime.KeepAlive(dst)
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(qs)
+	return true
+}
+
+//go:wasmimport fourbit_simd sgemm
+func simdSgemm(c unsafe.Pointer, ldc int32, a, b unsafe.Pointer, m, k, n int32, bias unsafe.Pointer)
+
+func sgemmSIMD(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float32) bool {
+	m, k := a.M, a.K
+	if !SIMD() || !small(m, k, n, ldc) || len(a.Data) < (m+mr-1)/mr*k*mr || len(bp) < PackedBLen(k, n) || len(c) < (m-1)*ldc+n || (bias != nil && len(bias) < m) {
+		return false
+	}
+	var bp0 unsafe.Pointer // nil: no bias (address 0 in wasm memory)
+	if bias != nil {
+		bp0 = unsafe.Pointer(&bias[0])
+	}
+	simdSgemm(unsafe.Pointer(&c[0]), int32(ldc), unsafe.Pointer(&a.Data[0]), unsafe.Pointer(&bp[0]), int32(m), int32(k), int32(n), bp0)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(bp)
+	runtime.KeepAlive(bias)
 	return true
 }

@@ -2,7 +2,7 @@
 
 package kernels
 
-// SIMD reports whether the integer GEMMs run on the WebAssembly SIMD128 kernels of simd.wat:
+// SIMD reports whether the engine's kernels run on the WebAssembly SIMD128 kernels of simd.wat:
 // only in the browser module built with the simd tag, when the host provides them.
 func SIMD() bool { return false }
 
@@ -13,3 +13,7 @@ func gemmU4SIMD([]int32, int, *PackedU4, []uint64, int) bool { return false }
 func qconvSIMD(*QConv, []uint8, []uint8, *QScratch) bool { return false }
 
 func addCodesSIMD([]uint8, []uint8, []uint8, int, []AddRequant) bool { return false }
+
+func quantizeCodesSIMD([]uint8, []float32, int, []Affine) bool { return false }
+
+func sgemmSIMD([]float32, int, *PackedA, []float32, int, []float32) bool { return false }

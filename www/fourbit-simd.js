@@ -27,6 +27,8 @@ export function simdImports(state) {
       im2col_q: need('im2col_q'),
       gemm_q: need('gemm_q'),
       add_q: need('add_q'),
+      sgemm: need('sgemm'),
+      quant_f32: need('quant_f32'),
     },
   };
 }

@@ -159,7 +159,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			out.ConvInt8[i].Shape, out.ConvInt8[i].GOPS, out.ConvInt4[i].GOPS, out.ConvFolded[i].GOPS, out.ConvQ[i].GOPS)
 	}
 	if out.SIMD {
-		fmt.Fprintln(stdout, "integer GEMMs on the WebAssembly SIMD128 kernels")
+		fmt.Fprintln(stdout, "kernels on WebAssembly SIMD128 (integer and float GEMMs, QConv, AddCodes, QuantizeCodes)")
 	}
 	fmt.Fprintf(stdout, "GEMM 64x576x1024: fp32 %.2f GOPS, packed int4 %.2f GOPS (one thread)\n", out.GemmF32, out.GemmInt4)
 	fmt.Fprintf(stdout, "ResNet-20 fp32           %6.1f images/s\nResNet-20 W4A4 simulated %6.1f images/s\n", out.FP32ImagesSec, out.W4A4ImagesSec)
