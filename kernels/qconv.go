@@ -31,6 +31,7 @@ type QConv struct {
 	u4      *PackedU4
 	rowZero []int32
 	i16     *PackedI16
+	zeros   []int32 // the input zero point for each input channel (Im2colI16's argument)
 
 	// SIMD path (simd build): weights (code − zw) as int16 pairs, panels of 4 rows; and
 	// the byte offset of every k in the padded input plane stack.
@@ -90,6 +91,10 @@ func NewQConv(p ConvParams, w []uint8, wZero []int32, zero, maxCode uint8, rq []
 		c.u4 = PackU4(w, m, k, k)
 	} else {
 		c.i16 = PackI16(centred, m, k, k)
+		c.zeros = make([]int32, p.InC)
+		for i := range c.zeros {
+			c.zeros[i] = int32(zero)
+		}
 	}
 	c.pairs = packPairs(centred, m, k)
 	c.koff = make([]int32, 0, k+1)
@@ -184,11 +189,7 @@ func (c *QConv) Forward(dst, src []uint8, s *QScratch) {
 		}
 	} else {
 		b := grow(&s.b, PackedBLen(c.K, n))
-		zeros := make([]int32, p.InC)
-		for i := range zeros {
-			zeros[i] = z
-		}
-		Im2colI16(b, src, zeros, p.InC, p)
+		Im2colI16(b, src, c.zeros, p.InC, p)
 		GemmI16(acc, n, c.i16, b, n)
 		columnSums(colSum, b, c.K, n)
 	}
