@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // QConv is a convolution from uint8 codes to uint8 codes with the requantization fused in:
@@ -23,8 +24,9 @@ type QConv struct {
 	P    ConvParams
 	M, K int
 	zero uint8
-	// Per output row: the requantization (see the type's doc).
-	mul, off, add, lo, hi []float32
+	// rq is each output row's requantization; five float32 in a row, it is also the
+	// parameter array the SIMD kernel reads.
+	rq []QRequant
 
 	// Go path: the packed 4-bit SWAR kernel when weights and inputs are 4-bit codes,
 	// else the int16 GEMM on zero-point-subtracted values.
@@ -37,7 +39,6 @@ type QConv struct {
 	// the byte offset of every k in the padded input plane stack.
 	pairs []int16
 	koff  []int32
-	par   []float32 // per row: mul, off, add, lo, hi
 }
 
 // QRequant is the requantization of one output row (see QConv).
@@ -64,18 +65,12 @@ func NewQConv(p ConvParams, w []uint8, wZero []int32, zero, maxCode uint8, rq []
 	if k >= 1<<15 {
 		return nil, fmt.Errorf("kernels: QConv reduction of %d values is too long for int32 sums", k)
 	}
-	c := &QConv{P: p, M: m, K: k, zero: zero, rowZero: wZero}
-	small := maxCode <= 15 && zero <= 15
+	c := &QConv{P: p, M: m, K: k, zero: zero, rowZero: wZero, rq: slices.Clone(rq)}
+	fourBit := maxCode <= 15 && zero <= 15
 	for o, r := range rq {
 		if !(r.Lo <= r.Hi) || r.Lo < 0 || r.Hi > 255 || isBad(r.Mul) || isBad(r.Off) || isBad(r.Add) {
 			return nil, fmt.Errorf("kernels: QConv row %d: requantization %+v", o, r)
 		}
-		c.mul = append(c.mul, r.Mul)
-		c.off = append(c.off, r.Off)
-		c.add = append(c.add, r.Add)
-		c.lo = append(c.lo, r.Lo)
-		c.hi = append(c.hi, r.Hi)
-		c.par = append(c.par, r.Mul, r.Off, r.Add, r.Lo, r.Hi)
 		if wZero[o] < 0 || wZero[o] > 255 {
 			return nil, fmt.Errorf("kernels: QConv row %d: weight zero point %d", o, wZero[o])
 		}
@@ -84,10 +79,10 @@ func NewQConv(p ConvParams, w []uint8, wZero []int32, zero, maxCode uint8, rq []
 	for i, v := range w {
 		centred[i] = int16(int32(v) - wZero[i/k])
 		if v > 15 || wZero[i/k] > 15 {
-			small = false
+			fourBit = false
 		}
 	}
-	if small {
+	if fourBit {
 		c.u4 = PackU4(w, m, k, k)
 	} else {
 		c.i16 = PackI16(centred, m, k, k)
@@ -114,10 +109,6 @@ func NewQConv(p ConvParams, w []uint8, wZero []int32, zero, maxCode uint8, rq []
 
 func isBad(f float32) bool { return math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) }
 
-// Requant returns output row o's requantization.
-func (c *QConv) Requant(o int) QRequant {
-	return QRequant{Mul: c.mul[o], Off: c.off[o], Add: c.add[o], Lo: c.lo[o], Hi: c.hi[o]}
-}
 
 // packPairs packs the row-major M×K int16 matrix a for the SIMD kernel: panels of 4 rows;
 // per pair of k, each row's two values side by side (K is padded to even, M to 4 rows, with 0).
@@ -194,7 +185,7 @@ func (c *QConv) Forward(dst, src []uint8, s *QScratch) {
 		columnSums(colSum, b, c.K, n)
 	}
 	for o := 0; o < c.M; o++ {
-		Requantize(dst[o*n:(o+1)*n], acc[o*n:(o+1)*n], colSum, c.Requant(o))
+		Requantize(dst[o*n:(o+1)*n], acc[o*n:(o+1)*n], colSum, c.rq[o])
 	}
 }
 

@@ -99,7 +99,7 @@ func qconvSIMD(c *QConv, dst, src []uint8, s *QScratch) bool {
 	simdIm2colQ(unsafe.Pointer(&b[0]), unsafe.Pointer(&padded[0]), unsafe.Pointer(&c.koff[0]),
 		int32(kp), int32(oh), int32(ppr), int32(wp), int32(p.StrideH), int32(p.StrideW), int32(c.zero), int32(c.K%2), unsafe.Pointer(&colSum[0]))
 	simdGemmQ(unsafe.Pointer(&dst[0]), int32(oh*ow), unsafe.Pointer(&c.pairs[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&colSum[0]),
-		unsafe.Pointer(&c.par[0]), int32(c.M), int32(kp), int32(oh), int32(ppr), int32(ow))
+		unsafe.Pointer(&c.rq[0]), int32(c.M), int32(kp), int32(oh), int32(ppr), int32(ow))
 	runtime.KeepAlive(padded)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(colSum)
