@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // AddCodes adds two tensors of uint8 codes of the same shape (channels × inner values per
 // image) and requantizes the sum per channel, with the arithmetic of fake quantization —
@@ -44,9 +41,5 @@ type AddRequant struct {
 func (r *AddRequant) code(a, b uint8) uint8 {
 	ya := float32((float64(a) - r.Za) * r.Sa)
 	yb := float32((float64(b) - r.Zb) * r.Sb)
-	v := r.Zo
-	if r.So != 0 {
-		v = float64(float32(ya+yb))/r.So + r.Zo
-	}
-	return uint8(min(max(math.Round(v), r.Lo), r.Hi))
+	return quantizeCode(float64(ya+yb), r.So, r.Zo, r.Lo, r.Hi)
 }

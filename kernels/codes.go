@@ -34,11 +34,17 @@ func QuantizeCodes(dst []uint8, x []float32, inner int, qs []Affine) {
 			if v != v {
 				v = 0
 			}
-			r := math.Round(q.Zero)
-			if q.Scale != 0 {
-				r = math.Round(v/q.Scale + q.Zero)
-			}
-			out[j] = uint8(min(max(r, q.Lo), q.Hi))
+			out[j] = quantizeCode(v, q.Scale, q.Zero, q.Lo, q.Hi)
 		}
 	}
+}
+
+// quantizeCode is quant.Quantizer.Quantize's arithmetic on a float64 value: round(v/scale +
+// zero) half away from zero (round(zero) for a zero scale), clamped to [lo, hi].
+func quantizeCode(v, scale, zero, lo, hi float64) uint8 {
+	r := math.Round(zero)
+	if scale != 0 {
+		r = math.Round(v/scale + zero)
+	}
+	return uint8(min(max(r, lo), hi))
 }

@@ -109,7 +109,6 @@ func NewQConv(p ConvParams, w []uint8, wZero []int32, zero, maxCode uint8, rq []
 
 func isBad(f float32) bool { return math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) }
 
-
 // packPairs packs the row-major M×K int16 matrix a for the SIMD kernel: panels of 4 rows;
 // per pair of k, each row's two values side by side (K is padded to even, M to 4 rows, with 0).
 func packPairs(a []int16, m, k int) []int16 {

@@ -421,7 +421,7 @@
   ;;   channel, Za Sa Zb Sb Zo So Lo Hi; n codes in all, channels×inner per image): each input
   ;;   dequantized in f64x2 and demoted to f32, the f32x4 sum promoted back, divided by So,
   ;;   Zo added, rounded half away from zero (trunc, then ±1 where the fraction is ≥ ½),
-  ;;   clamped. 16 codes at a time, the tail of a channel 4 at a time from a copy.
+  ;;   clamped. 16 codes at a time; the tail of a channel (< 16 codes) one at a time.
   (func (export "add_q") (param $dst i32) (param $a i32) (param $b i32) (param $inner i32)
         (param $n i32) (param $par i32) (param $channels i32)
     (local $i i32) (local $ch i32) (local $p i32) (local $j i32) (local $end i32) (local $k i32)
@@ -473,8 +473,7 @@
                                 (i16x8.narrow_i32x4_s (local.get $y2) (local.get $y3))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $loop16)))
-      ;; the last < 16 codes of the channel: one lane group of 4 at a time, codes gathered
-      ;; one by one into the lanes, results stored one by one
+      ;; the last < 16 codes of the channel, one at a time in lane 0
       (block $done4 (loop $loop4
         (br_if $done4 (i32.ge_u (local.get $j) (local.get $end)))
         (local.set $va (v128.const i32x4 0 0 0 0))
