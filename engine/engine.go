@@ -98,12 +98,13 @@ const (
 )
 
 type step struct {
-	node  *nn.Node
-	kind  stepKind
-	in    []int             // input node indices
-	out   []quant.Quantizer // output quantizer per channel (shape[0])
-	layer *gemmLayer
-	add   []kernels.AddRequant // kindAdd: per output channel
+	node   *nn.Node
+	kind   stepKind
+	in     []int             // input node indices
+	out    []quant.Quantizer // output quantizer per channel (shape[0])
+	layer  *gemmLayer
+	add    []kernels.AddRequant // kindAdd: per output channel
+	affine []kernels.Affine     // out as kernels.Affine (nil unless every code is a byte)
 	// floatOnly marks the input when every consumer reads the float image: no codes needed.
 	floatOnly bool
 }
@@ -227,6 +228,7 @@ func Build(q *ptq.Quantized, calib ptq.Source, cfg Config) (*Net, error) {
 		if len(s.out) != n.Shape[0] {
 			return nil, fmt.Errorf("engine: node %s: %d output quantizers for %d channels", n.Name, len(s.out), n.Shape[0])
 		}
+		s.affine = affines(s.out)
 		steps[n.Index()] = s
 	}
 	in := steps[g.Input().Index()]
@@ -249,14 +251,11 @@ func addRequant(a, b *step, out []quant.Quantizer, shape []int) []kernels.AddReq
 	rq := make([]kernels.AddRequant, len(out))
 	for c, oq := range out {
 		qa, qb := a.out[c], b.out[c]
-		for _, q := range []quant.Quantizer{qa, qb, oq} {
-			if q.QMin < 0 || q.QMax > 255 {
-				return nil
-			}
+		if !byteCodes(qa, qb, oq) {
+			return nil
 		}
-		r := kernels.AddRequant{Za: qa.Zero, Sa: qa.Scale, Zb: qb.Zero, Sb: qb.Scale, Zo: oq.Zero, So: oq.Scale,
+		rq[c] = kernels.AddRequant{Za: qa.Zero, Sa: qa.Scale, Zb: qb.Zero, Sb: qb.Scale, Zo: oq.Zero, So: oq.Scale,
 			Lo: float64(oq.QMin), Hi: float64(oq.QMax)}
-		rq[c] = r
 	}
 	return rq
 }

@@ -41,7 +41,7 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 				break // every consumer reads the float image
 			}
 			out = make([]uint8, len(x))
-			quantizeChannels(out, x, s.out, batch)
+			s.quantize(out, x, batch)
 		case kindPass:
 			out = codes[s.in[0]]
 		case kindRelu:
@@ -62,7 +62,7 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 					l.f32lin.Forward(y, [][]float32{x}, nil, nil, batch)
 				}
 				out = make([]uint8, batch*size)
-				quantizeChannels(out, y, s.out, batch)
+				s.quantize(out, y, batch)
 				break
 			}
 			if s.kind == kindLinear {
@@ -113,7 +113,7 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 			}
 			y := make([]float32, batch*size)
 			n.Op.Forward(y, ins, shapes, n.Shape, batch)
-			quantizeChannels(out, y, s.out, batch)
+			s.quantize(out, y, batch)
 		}
 		codes[n.Index()] = out
 		if trace != nil {
@@ -133,20 +133,18 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 	return logits, nil
 }
 
-// quantizeChannels writes the codes of batch images x (channel c quantized by qs[c]).
-func quantizeChannels(dst []uint8, x []float32, qs []quant.Quantizer, batch int) {
-	c := len(qs)
+// quantize writes the codes of batch images x of the step's output (channel c quantized by
+// s.out[c]): through kernels.QuantizeCodes — Quantize's arithmetic, SIMD in the browser —
+// when the codes are bytes.
+func (s *step) quantize(dst []uint8, x []float32, batch int) {
+	c := len(s.out)
 	inner := len(x) / (batch * c)
-	if byteCodes(qs) {
-		aff := make([]kernels.Affine, c)
-		for i, q := range qs {
-			aff[i] = kernels.Affine{Scale: q.Scale, Zero: q.Zero, Lo: float64(q.QMin), Hi: float64(q.QMax)}
-		}
-		kernels.QuantizeCodes(dst, x, inner, aff) // Quantize's arithmetic, SIMD in the browser
+	if s.affine != nil {
+		kernels.QuantizeCodes(dst, x, inner, s.affine)
 		return
 	}
 	for i := 0; i < len(x); i += inner {
-		q := qs[(i/inner)%c]
+		q := s.out[(i/inner)%c]
 		out := dst[i : i+inner]
 		for j, v := range x[i : i+inner] {
 			out[j] = uint8(q.Quantize(v))
@@ -154,8 +152,20 @@ func quantizeChannels(dst []uint8, x []float32, qs []quant.Quantizer, batch int)
 	}
 }
 
+// affines returns qs as kernels.Affine quantizers, or nil when some code is not a byte.
+func affines(qs []quant.Quantizer) []kernels.Affine {
+	if !byteCodes(qs...) {
+		return nil
+	}
+	aff := make([]kernels.Affine, len(qs))
+	for i, q := range qs {
+		aff[i] = kernels.Affine{Scale: q.Scale, Zero: q.Zero, Lo: float64(q.QMin), Hi: float64(q.QMax)}
+	}
+	return aff
+}
+
 // byteCodes reports whether every quantizer's codes are bytes (0..255).
-func byteCodes(qs []quant.Quantizer) bool {
+func byteCodes(qs ...quant.Quantizer) bool {
 	for _, q := range qs {
 		if q.QMin < 0 || q.QMax > 255 {
 			return false

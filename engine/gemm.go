@@ -189,7 +189,7 @@ func (l *gemmLayer) qconv(in quant.Quantizer, rows []uint8, uniform bool, maxCod
 		}
 		zw[o] = int32(z)
 		oq := l.outQ[o]
-		if oq.QMin < 0 || oq.QMax > 255 {
+		if !byteCodes(oq) {
 			return nil
 		}
 		r := kernels.QRequant{Add: float32(oq.Zero), Lo: float32(oq.QMin), Hi: float32(oq.QMax)}
