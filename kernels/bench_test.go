@@ -82,15 +82,9 @@ func BenchmarkConvInt4(b *testing.B) {
 	for _, p := range ResNet20Convs {
 		b.Run(fmt.Sprintf("%dx%dx%d", p.InC, p.InH, p.InW), func(b *testing.B) {
 			k, n := p.InC*9, p.OutH()*p.OutW()
-			w := make([]uint8, p.OutC*k)
-			for i := range w {
-				w[i] = uint8(r.IntN(16))
-			}
+			w := randCodes(r, p.OutC*k, 16)
 			pa := PackU4(w, p.OutC, k, k)
-			src := make([]uint8, p.InC*p.InH*p.InW)
-			for i := range src {
-				src[i] = uint8(r.IntN(16))
-			}
+			src := randCodes(r, p.InC*p.InH*p.InW, 16)
 			scratch := make([]uint64, PackedU4BLen(k, n))
 			colSum := make([]int32, n)
 			dst := make([]int32, p.OutC*n)
@@ -140,10 +134,7 @@ func BenchmarkQConv(b *testing.B) {
 	for _, p := range ResNet20Convs {
 		b.Run(fmt.Sprintf("%dx%dx%d", p.InC, p.InH, p.InW), func(b *testing.B) {
 			k, n := p.InC*9, p.OutH()*p.OutW()
-			w := make([]uint8, p.OutC*k)
-			for i := range w {
-				w[i] = uint8(r.IntN(16))
-			}
+			w := randCodes(r, p.OutC*k, 16)
 			zw := make([]int32, p.OutC)
 			rq := make([]QRequant, p.OutC)
 			for o := range rq {
@@ -154,10 +145,7 @@ func BenchmarkQConv(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			src := make([]uint8, p.InC*p.InH*p.InW)
-			for i := range src {
-				src[i] = uint8(r.IntN(16))
-			}
+			src := randCodes(r, p.InC*p.InH*p.InW, 16)
 			dst := make([]uint8, p.OutC*n)
 			var s QScratch
 			ops := 2 * float64(p.OutC*n*k)

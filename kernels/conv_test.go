@@ -46,6 +46,15 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return s
 }
 
+// randCodes returns n random codes in 0..levels−1.
+func randCodes(r *rand.Rand, n, levels int) []uint8 {
+	s := make([]uint8, n)
+	for i := range s {
+		s[i] = uint8(r.IntN(levels))
+	}
+	return s
+}
+
 func TestConvMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	cases := []ConvParams{

@@ -64,10 +64,7 @@ func TestQConvMatchesReference(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.p
 			k := p.InC * p.KH * p.KW
-			w := make([]uint8, p.OutC*k)
-			for i := range w {
-				w[i] = uint8(r.IntN(1 << tc.wBits))
-			}
+			w := randCodes(r, p.OutC*k, 1<<tc.wBits)
 			wZero := make([]int32, p.OutC)
 			rq := make([]QRequant, p.OutC)
 			for o := range rq {
@@ -88,10 +85,7 @@ func TestQConvMatchesReference(t *testing.T) {
 			}
 			var s QScratch
 			for img := 0; img < 3; img++ {
-				src := make([]uint8, p.InC*p.InH*p.InW)
-				for i := range src {
-					src[i] = uint8(r.IntN(int(maxCode) + 1))
-				}
+				src := randCodes(r, p.InC*p.InH*p.InW, int(maxCode)+1)
 				want := qconvRef(p, w, wZero, src, zero, rq)
 				n := p.OutH() * p.OutW()
 				got := make([]uint8, p.OutC*n+5)
