@@ -12,8 +12,8 @@ func benchmarkEngine(b *testing.B, perTensor bool) {
 	if perTensor {
 		opts.ActPerChannel, opts.PCBAActs, opts.PCBAWeights = false, false, false
 	}
-	q, csrc := quantized(b, testenv.ResNet20(), testenv.Asset("cifar10-png/calib"), opts)
-	net, err := Build(q, csrc, Config{ExtraBits: 8, CalibImages: 64})
+	q := quantized(b, testenv.ResNet20(), testenv.Asset("cifar10-png/calib"), opts)
+	net, err := Build(q)
 	if err != nil {
 		b.Fatal(err)
 	}

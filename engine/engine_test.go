@@ -34,12 +34,12 @@ func source(t testing.TB, g *nn.Graph, dir string, limit int) *dataset.Source {
 // as the integer engine carries them.
 func engineOptions() ptq.Options {
 	o := ptq.DefaultOptions()
-	o.ResidualBits = 8
+	o.CarryBits = 8
 	return o
 }
 
 // quantized calibrates model on calib and quantizes it with opts.
-func quantized(t testing.TB, model, calib string, opts ptq.Options) (*ptq.Quantized, *dataset.Source) {
+func quantized(t testing.TB, model, calib string, opts ptq.Options) *ptq.Quantized {
 	t.Helper()
 	g, err := pytorch.LoadFile(model)
 	if err != nil {
@@ -54,7 +54,7 @@ func quantized(t testing.TB, model, calib string, opts ptq.Options) (*ptq.Quanti
 	if err != nil {
 		t.Fatal(err)
 	}
-	return q, csrc
+	return q
 }
 
 // compare evaluates the simulated network and the integer engine on src and returns both.
@@ -94,8 +94,8 @@ func TestEngineMatchesSimulationCommitted(t *testing.T) {
 	test := source(t, nil, testenv.Asset("cifar10-png/test"), 0)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			q, csrc := quantized(t, testenv.ResNet20(), testenv.Asset("cifar10-png/calib"), c.opts)
-			net, err := Build(q, csrc, DefaultConfig())
+			q := quantized(t, testenv.ResNet20(), testenv.Asset("cifar10-png/calib"), c.opts)
+			net, err := Build(q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,8 +121,8 @@ func TestEngineMatchesSimulationCommitted(t *testing.T) {
 func TestPackedSize(t *testing.T) {
 	opts := engineOptions()
 	opts.PCBAWeights = false
-	q, csrc := quantized(t, testenv.ResNet20(), testenv.Asset("cifar10-png/calib"), opts)
-	net, err := Build(q, csrc, Config{ExtraBits: 8, CalibImages: 32})
+	q := quantized(t, testenv.ResNet20(), testenv.Asset("cifar10-png/calib"), opts)
+	net, err := Build(q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +146,8 @@ func TestEngineFirst1000(t *testing.T) {
 			if testing.Short() && name == "resnet56" {
 				t.Skip("-short")
 			}
-			q, csrc := quantized(t, models[name], filepath.Join(data, "calib"), engineOptions())
-			net, err := Build(q, csrc, DefaultConfig())
+			q := quantized(t, models[name], filepath.Join(data, "calib"), engineOptions())
+			net, err := Build(q)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,11 +11,6 @@ import (
 // Forward runs the integer network on batch float images x (batch × input size, NCHW, as
 // for nn.Graph.Forward) and returns the dequantized logits.
 func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
-	return net.forward(x, batch, nil)
-}
-
-// forward is Forward with an optional trace of every node's dequantized output.
-func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []float32)) ([]float32, error) {
 	g := net.graph
 	if batch <= 0 || len(x) != batch*nn.Size(g.Input().Shape) {
 		return nil, fmt.Errorf("engine: input of %d values for %d images of shape %v", len(x), batch, g.Input().Shape)
@@ -37,7 +32,7 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 		var out []uint8
 		switch s.kind {
 		case kindInput:
-			if s.floatOnly && trace == nil {
+			if s.floatOnly {
 				break // every consumer reads the float image
 			}
 			out = make([]uint8, len(x))
@@ -54,13 +49,9 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 				out[i] = max(v, z)
 			}
 		case kindConv, kindLinear:
-			if l := s.layer; l.f32 != nil || l.f32lin != nil {
+			if l := s.layer; l.float != nil {
 				y := make([]float32, batch*size)
-				if l.f32 != nil {
-					l.f32.ForwardBatch(y, x, batch)
-				} else {
-					l.f32lin.Forward(y, [][]float32{x}, nil, nil, batch)
-				}
+				l.float.Forward(y, [][]float32{x}, [][]int{g.Input().Shape}, n.Shape, batch)
 				out = make([]uint8, batch*size)
 				s.quantize(out, y, batch)
 				break
@@ -116,11 +107,6 @@ func (net *Net) forward(x []float32, batch int, trace func(n *nn.Node, values []
 			s.quantize(out, y, batch)
 		}
 		codes[n.Index()] = out
-		if trace != nil {
-			v := make([]float32, len(out))
-			dequantizeChannels(v, out, s.out, batch)
-			trace(n, v)
-		}
 		for _, p := range n.Inputs {
 			if lastUse[p.Index()] == n.Index() {
 				codes[p.Index()] = nil

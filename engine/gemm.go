@@ -17,68 +17,59 @@ type gemmLayer struct {
 	groups int
 	info   LayerInfo
 
-	// The stored model: per output row its codes bit-packed at its width, the weight
-	// quantizer, and bias correction's gain and offset (corrected weight = gain·ŵ + offset).
+	// The stored model: per output row its codes bit-packed at its width, and the row's
+	// quantizer and bias correction (quant.WeightRow, with the codes decoded from packed).
 	packed [][]byte
-	wq     []quant.Quantizer
-	gain   []float64
-	offset []float64
+	rows   []quant.WeightRow
 	bias   []float64
 	inZero []int32 // zero point of every input channel
 	outQ   []quant.Quantizer
 	q      *kernels.QConv       // the per-tensor path: codes × codes, requantization fused
 	i32    []*kernels.PackedI32 // the folded path's weights, per group
 	rowMul []float64            // folded path: y = rowMul·acc + bias per output row
-	f32    *kernels.Conv        // a conv reading the float network input
-	f32lin *nn.Linear           // a linear layer reading the float network input
+	float  nn.Weighted          // a layer reading the float network input, with the stored weights
 }
 
 // newGemmLayer builds layer n of q from its plan, given its input's and output's quantizers.
 func newGemmLayer(q *ptq.Quantized, n *nn.Node, inQ, outQ []quant.Quantizer, floatIn bool) (*gemmLayer, error) {
-	wp, ok := q.Weights(n.Name)
-	if !ok {
+	planned := q.WeightRows(n)
+	if planned == nil {
 		return nil, fmt.Errorf("its weights are kept in float; the integer engine needs every conv and linear layer quantized")
 	}
 	l := &gemmLayer{outQ: outQ, groups: 1}
-	var bias []float32
 	inC := n.Inputs[0].Shape[0]
 	inner := nn.Size(n.Inputs[0].Shape) / inC // input values per channel (linear: features per channel)
-	switch op := n.Op.(type) {
-	case *nn.Conv:
-		l.conv = op.ConvParams(n.Inputs[0].Shape)
-		l.m, l.groups = op.OutC, op.Groups
-		l.k = len(op.W) / op.OutC
-		bias = op.B
-	case *nn.Linear:
-		l.m, l.k = op.Out, op.In
-		bias = op.B
+	w, bias, rows := n.Op.(nn.Weighted).Weights()
+	l.m, l.k = rows, len(w)/rows
+	if c, ok := n.Op.(*nn.Conv); ok {
+		l.conv = c.ConvParams(n.Inputs[0].Shape)
+		l.groups = c.Groups
 	}
-	codes := wp.Codes()
-	if len(codes) != l.m*l.k {
-		return nil, fmt.Errorf("plan has %d weight codes, want %d", len(codes), l.m*l.k)
+	if len(planned) != l.m {
+		return nil, fmt.Errorf("plan has %d weight rows, want %d", len(planned), l.m)
 	}
-	l.info = LayerInfo{Name: n.Name, Kind: n.Op.Kind(), RowBits: make([]int, l.m), FloatBytes: 4 * (len(codes) + len(bias))}
-	wqs := expand(wp.Quantizers(), l.m)
-	l.wq = wqs
+	l.info = LayerInfo{Name: n.Name, Kind: n.Op.Kind(), RowBits: make([]int, l.m), FloatBytes: 4 * (len(w) + len(bias))}
 	l.bias = make([]float64, l.m)
-	l.gain, l.offset = make([]float64, l.m), make([]float64, l.m)
 	maxRowBits := 0
-	for o := 0; o < l.m; o++ {
+	for o, r := range planned {
 		if bias != nil {
 			l.bias[o] = float64(bias[o])
 		}
-		// Bias correction (quant.Correction): Q ← ξ·(Q − E[Q]) + E[Q] + μ = ξ·Q + offset.
-		l.gain[o] = wp.Scale[o]
-		l.offset[o] = (1-wp.Scale[o])*wp.MeanQuant[o] + wp.Shift[o]
-		bits := wqs[o].Bits()
+		bits := r.Q.Bits()
 		l.info.RowBits[o] = bits
 		maxRowBits = max(maxRowBits, bits)
-		row, err := kernels.PackBits(nil, codes[o*l.k:(o+1)*l.k], bits)
+		row, err := kernels.PackBits(nil, r.Codes, bits)
 		if err != nil {
 			return nil, fmt.Errorf("row %d: %w", o, err)
 		}
 		l.packed = append(l.packed, row)
 		l.info.PackedBytes += len(row) + 4*4 + 2
+		// The kernels are built from the packed model: decode the stored row.
+		r.Codes = make([]uint8, l.k)
+		if err := kernels.UnpackBits(r.Codes, row, bits); err != nil {
+			return nil, fmt.Errorf("row %d: %w", o, err)
+		}
+		l.rows = append(l.rows, r)
 	}
 	l.inZero = make([]int32, inC)
 	uniform := true
@@ -90,37 +81,19 @@ func newGemmLayer(q *ptq.Quantized, n *nn.Node, inQ, outQ []quant.Quantizer, flo
 			uniform = false
 		}
 	}
-	// Decode the stored rows: the kernels are built from the packed model.
-	rows := make([]uint8, l.m*l.k)
-	for o := 0; o < l.m; o++ {
-		if err := kernels.UnpackBits(rows[o*l.k:(o+1)*l.k], l.packed[o], l.info.RowBits[o]); err != nil {
-			return nil, fmt.Errorf("row %d: %w", o, err)
-		}
+	// corrected is the layer's weight matrix as the simulation uses it (quant.WeightRow).
+	corrected := make([]float32, l.m*l.k)
+	for o, r := range l.rows {
+		r.Weights(corrected[o*l.k : (o+1)*l.k])
 	}
 	if floatIn {
-		// The layer reads the float image: its stored codes, dequantized and corrected, run
-		// in the float kernel (the paper keeps the network input unquantized).
-		w := make([]float32, l.m*l.k)
-		for o := 0; o < l.m; o++ {
-			for i := 0; i < l.k; i++ {
-				w[o*l.k+i] = float32(l.gain[o]*float64(wqs[o].Dequantize(int32(rows[o*l.k+i]))) + l.offset[o])
-			}
-		}
-		b := make([]float32, l.m)
-		for o := range b {
-			b[o] = float32(l.bias[o])
-		}
-		var err error
-		switch op := n.Op.(type) {
-		case *nn.Conv:
-			l.f32, err = kernels.NewConv(l.conv, w, b)
-		case *nn.Linear:
-			l.f32lin = &nn.Linear{W: w, B: b, In: op.In, Out: op.Out}
-		}
+		// The layer reads the float image (the paper keeps the network input unquantized):
+		// its stored rows, decoded and corrected, run in the float kernel.
+		l.float = n.Op.(nn.Weighted).WithWeights(corrected, bias)
 		l.info.Kernel = "float-input"
-		return l, err
+		return l, nil
 	}
-	if q := l.qconv(inQ[0], rows, uniform, maxCode); q != nil {
+	if q := l.qconv(inQ[0], uniform, maxCode); q != nil {
 		l.q = q
 		l.info.Kernel = "qconv"
 		return l, nil
@@ -142,15 +115,14 @@ func newGemmLayer(q *ptq.Quantized, n *nn.Node, inQ, outQ []quant.Quantizer, flo
 	for o := 0; o < l.m; o++ {
 		g := o / ocg
 		var top float64
-		for i := 0; i < l.k; i++ {
-			w := l.gain[o]*float64(wqs[o].Dequantize(int32(rows[o*l.k+i]))) + l.offset[o]
+		for i, w := range corrected[o*l.k : (o+1)*l.k] {
 			var ch int
 			if l.conv.KH > 0 {
 				ch = g*icg + i/(l.conv.KH*l.conv.KW)
 			} else {
 				ch = i / inner
 			}
-			folded[i] = w * inQ[ch].Scale
+			folded[i] = float64(w) * inQ[ch].Scale
 			top = max(top, math.Abs(folded[i]))
 		}
 		if top == 0 {
@@ -176,14 +148,16 @@ func newGemmLayer(q *ptq.Quantized, n *nn.Node, inQ, outQ []quant.Quantizer, flo
 //
 // and the output code is round(y/s_out) + z_out: the requantization folds 1/s_out and z_out
 // into the kernel's per-row multipliers (float32, kernels.Requantize).
-func (l *gemmLayer) qconv(in quant.Quantizer, rows []uint8, uniform bool, maxCode int32) *kernels.QConv {
+func (l *gemmLayer) qconv(in quant.Quantizer, uniform bool, maxCode int32) *kernels.QConv {
 	if !uniform || maxCode > 255 || l.groups != 1 || l.conv.KH == 0 || in.Zero != math.Trunc(in.Zero) || in.Zero < 0 || in.Zero > 255 {
 		return nil
 	}
 	zw := make([]int32, l.m)
 	rq := make([]kernels.QRequant, l.m)
-	for o := 0; o < l.m; o++ {
-		z := l.wq[o].Zero
+	codes := make([]uint8, 0, l.m*l.k)
+	for o, row := range l.rows {
+		codes = append(codes, row.Codes...)
+		z := row.Q.Zero
 		if z != math.Trunc(z) || z < 0 || z > 255 || l.info.RowBits[o] > 8 {
 			return nil
 		}
@@ -194,13 +168,13 @@ func (l *gemmLayer) qconv(in quant.Quantizer, rows []uint8, uniform bool, maxCod
 		}
 		r := kernels.QRequant{Add: float32(oq.Zero), Lo: float32(oq.QMin), Hi: float32(oq.QMax)}
 		if oq.Scale != 0 {
-			r.Mul = float32(l.gain[o] * l.wq[o].Scale * in.Scale / oq.Scale)
-			r.Off = float32(l.offset[o] * in.Scale / oq.Scale)
+			r.Mul = float32(row.Gain * row.Q.Scale * in.Scale / oq.Scale)
+			r.Off = float32(row.Offset * in.Scale / oq.Scale)
 			r.Add = float32(l.bias[o]/oq.Scale + oq.Zero)
 		}
 		rq[o] = r
 	}
-	q, err := kernels.NewQConv(l.conv, rows, zw, uint8(in.Zero), uint8(maxCode), rq)
+	q, err := kernels.NewQConv(l.conv, codes, zw, uint8(in.Zero), uint8(maxCode), rq)
 	if err != nil {
 		return nil // outside the kernel's bounds (non-finite multipliers, long reductions): the folded path
 	}

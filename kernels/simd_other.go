@@ -8,8 +8,6 @@ func SIMD() bool { return false }
 
 func gemmI32SIMD([]int64, int, *PackedI32, []int16, int) bool { return false }
 
-func gemmU4SIMD([]int32, int, *PackedU4, []uint64, int) bool { return false }
-
 func qconvSIMD(*QConv, []uint8, []uint8, *QScratch) bool { return false }
 
 func addCodesSIMD([]uint8, []uint8, []uint8, int, []AddRequant) bool { return false }

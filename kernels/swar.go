@@ -83,9 +83,6 @@ func PackBU4(dst []uint64, colSum []int32, b []uint8, k, n, ldb int) {
 // GemmU4 computes the raw code sums C = A·B into the row-major int32 matrix c (leading
 // dimension ldc), for A packed by PackU4 and B packed by PackBU4 (or Im2colU4).
 func GemmU4(c []int32, ldc int, a *PackedU4, bp []uint64, n int) {
-	if gemmU4SIMD(c, ldc, a, bp, n) {
-		return
-	}
 	k := a.K
 	mPanels := (a.M + u4mr - 1) / u4mr
 	nPanels := (n + u4nr - 1) / u4nr

@@ -63,7 +63,7 @@ func foldConv(c *Conv, bn *BatchNorm) *Conv {
 		}
 		b[o] = float32(bias*s + shift[o])
 	}
-	out := c.WithWeights(w, b)
+	out := c.withWeights(w, b)
 	// A batch norm's output has mean β and standard deviation |γ| on its training data.
 	prior := &ChannelPrior{Mean: make([]float64, c.OutC), Std: make([]float64, c.OutC)}
 	for o := range prior.Mean {

@@ -115,8 +115,14 @@ func (c *Conv) MACs(out []int) int64 {
 	return int64(Size(out)) * int64(len(c.W)/c.OutC)
 }
 
-// WithWeights returns a copy of the convolution with other weights and bias (same geometry).
-func (c *Conv) WithWeights(w, b []float32) *Conv {
+// Weights implements Weighted: OIHW weights, one row per output channel.
+func (c *Conv) Weights() (w, b []float32, rows int) { return c.W, c.B, c.OutC }
+
+// WithWeights implements Weighted: a copy of the convolution with other weights and bias
+// (same geometry).
+func (c *Conv) WithWeights(w, b []float32) Weighted { return c.withWeights(w, b) }
+
+func (c *Conv) withWeights(w, b []float32) *Conv {
 	return &Conv{W: w, B: b, OutC: c.OutC, KH: c.KH, KW: c.KW, StrideH: c.StrideH, StrideW: c.StrideW,
 		DilH: c.DilH, DilW: c.DilW, PadT: c.PadT, PadL: c.PadL, PadB: c.PadB, PadR: c.PadR, Groups: c.Groups, Prior: c.Prior}
 }
@@ -170,6 +176,35 @@ func (l *Linear) Params() int { return len(l.W) + len(l.B) }
 
 // MACs is the multiply-accumulate count of one image.
 func (l *Linear) MACs([]int) int64 { return int64(len(l.W)) }
+
+// Weights implements Weighted: Out rows of In weights.
+func (l *Linear) Weights() (w, b []float32, rows int) { return l.W, l.B, l.Out }
+
+// WithWeights implements Weighted.
+func (l *Linear) WithWeights(w, b []float32) Weighted {
+	return &Linear{W: w, B: b, In: l.In, Out: l.Out}
+}
+
+// Weighted is a layer with a weight matrix — a convolution or a linear layer, the layers
+// fourbit quantizes. Weights returns the row-major weights (rows output channels of
+// len(w)/rows weights each) and the bias (nil: none); WithWeights a copy of the layer with
+// other weights and bias.
+type Weighted interface {
+	Op
+	Weights() (w, b []float32, rows int)
+	WithWeights(w, b []float32) Weighted
+}
+
+// Selector is an op whose every output value is one of its inputs' values or 0: ReLU, max
+// pooling, flattening, concatenation, zero padding, ResNet's option-A shortcut. On quantized
+// inputs its output stays on the inputs' grids (0 is a code of every grid), so an integer
+// engine carries it without requantizing. SourceChannel names the input and the input channel
+// whose values output channel c takes (input −1: the channel is all zeros), given the input
+// shapes; ok is false when the op does not select (an average pool).
+type Selector interface {
+	Op
+	SourceChannel(c int, in [][]int) (input, channel int, ok bool)
+}
 
 // BatchNorm is inference batch normalisation: y = Gamma·(x − Mean)/√(Var + Eps) + Beta per
 // channel. FoldBatchNorm merges it into the preceding convolution.

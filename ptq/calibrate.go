@@ -19,8 +19,10 @@ const (
 // ("fused ReLU", one-sided when Options.HalfRange is set, else the layer's own output is
 // quantized two-sided). A LeakyReLU that is the layer's only consumer is fused the same way:
 // its output is quantized, two-sided, so that the grid is not spent on the negative values
-// it shrinks. Pooling outputs are quantized at 8 bits; the network input and the
-// residual Add outputs are not quantized.
+// it shrinks. Pooling outputs are quantized at 8 bits. The paper leaves the network input,
+// the residual Add outputs and every other tensor in float; the points that an integer
+// engine must carry as codes besides (CarriedPoints) are quantized when Options.CarryBits is
+// set.
 type Point struct {
 	Node  string `json:"node"`  // the node whose output is quantized
 	Layer string `json:"layer"` // the conv/linear/pool that produced it
@@ -29,9 +31,10 @@ type Point struct {
 	// two-sided, over the layer's clipping range mapped through it.
 	LeakyAlpha float32 `json:"leaky_alpha,omitempty"`
 	Pool       bool    `json:"pool"` // a pooling output (8 bits)
-	// Residual marks a residual Add's output, quantized only when Options.ResidualBits is set.
-	Residual bool `json:"residual,omitempty"`
-	Last     bool `json:"last"` // the classifier's output
+	// Carried marks a tensor the paper leaves in float and an integer engine carries as codes
+	// (CarriedPoints), quantized only when Options.CarryBits is set.
+	Carried bool `json:"carried,omitempty"`
+	Last    bool `json:"last"` // the classifier's output
 }
 
 // QuantPoints lists the activation quantization points of g, in graph order. The classifier
@@ -42,14 +45,13 @@ func QuantPoints(g *nn.Graph) []Point {
 	var pts []Point
 	last := -1
 	for _, n := range g.Nodes {
-		switch n.Op.(type) {
-		case *nn.Conv, *nn.Linear:
+		if _, ok := n.Op.(nn.Weighted); ok {
 			last = n.Index()
 		}
 	}
 	for _, n := range g.Nodes {
 		switch n.Op.(type) {
-		case *nn.Conv, *nn.Linear:
+		case nn.Weighted:
 			p := Point{Node: n.Name, Layer: n.Name, Last: n.Index() == last}
 			if c := cons[n.Index()]; len(c) == 1 {
 				switch op := c[0].Op.(type) {
@@ -78,24 +80,70 @@ func (p Point) QuantizedNode(halfRange bool) string {
 	return p.Layer
 }
 
-// ResidualPoints lists g's residual Add outputs (and their sole ReLU consumers), in graph
-// order: the tensors the paper leaves in float and an integer engine carries as codes.
-func ResidualPoints(g *nn.Graph) []Point {
+// CarriedPoints lists, in graph order, the tensors that QuantPoints leaves in float and an
+// integer engine must nevertheless carry as codes on a grid of their own: the residual Add
+// outputs, the outputs of every other op that moves values off its inputs' grids (Mul,
+// Clip, an unfused LeakyReLU, affine maps, softmax, …; a selection op — nn.Selector — keeps
+// its inputs' grids and needs none), a layer's output before a fused LeakyReLU, and the
+// network input when anything but a conv or linear layer reads it (those read the float
+// image). A sole ReLU consumer is fused into the point, as for the layers.
+func CarriedPoints(g *nn.Graph) []Point {
 	cons := g.Consumers()
+	covered := map[string]bool{}
+	for _, p := range QuantPoints(g) {
+		covered[p.QuantizedNode(true)] = true
+		if p.LeakyAlpha == 0 {
+			covered[p.Layer] = true // its codes are its own or its fused ReLU's
+		}
+	}
 	var pts []Point
 	for _, n := range g.Nodes {
-		if _, ok := n.Op.(nn.Add); !ok {
+		if covered[n.Name] {
 			continue
 		}
-		p := Point{Node: n.Name, Layer: n.Name, Residual: true}
+		if selects(n) {
+			continue
+		}
+		if n == g.Input() {
+			floatOnly := true
+			for _, c := range cons[n.Index()] {
+				if _, ok := c.Op.(nn.Weighted); !ok {
+					floatOnly = false
+				}
+			}
+			if floatOnly {
+				continue
+			}
+		}
+		p := Point{Node: n.Name, Layer: n.Name, Carried: true}
 		if c := cons[n.Index()]; len(c) == 1 {
 			if _, ok := c[0].Op.(nn.ReLU); ok {
 				p.Relu = c[0].Name
+				covered[c[0].Name] = true
 			}
 		}
 		pts = append(pts, p)
 	}
 	return pts
+}
+
+// selects reports whether n's op is a selection (nn.Selector): its output keeps its inputs'
+// grids.
+func selects(n *nn.Node) bool {
+	sel, ok := n.Op.(nn.Selector)
+	if !ok {
+		return false
+	}
+	_, _, ok = sel.SourceChannel(0, inputShapes(n))
+	return ok
+}
+
+func inputShapes(n *nn.Node) [][]int {
+	shapes := make([][]int, len(n.Inputs))
+	for i, p := range n.Inputs {
+		shapes[i] = p.Shape
+	}
+	return shapes
 }
 
 // NodeStats holds the calibration statistics of one node's output.
@@ -109,9 +157,10 @@ type NodeStats struct {
 type Calibration struct {
 	Images int
 	Points []Point
-	// Residuals are the residual Add outputs, quantized when Options.ResidualBits is set.
-	Residuals []Point `json:"residuals,omitempty"`
-	Stats     map[string]*NodeStats
+	// Carried are the tensors an integer engine carries besides (CarriedPoints), quantized
+	// when Options.CarryBits is set.
+	Carried []Point `json:"carried,omitempty"`
+	Stats   map[string]*NodeStats
 	// DataFree marks statistics made without images (CalibrateDataFree): Gaussian by
 	// construction, so the results table fits ACIQ's Gauss prior to them.
 	DataFree bool `json:"data_free,omitempty"`
@@ -142,8 +191,8 @@ func Calibrate(g *nn.Graph, src Source, n, batch int, progress Progress) (*Calib
 		c := node.Shape[0]
 		accs[name] = &acc{ch: quant.NewChannelAccumulator(c, channelBins), tensor: quant.NewAccumulator(tensorBins), shape: node.Shape}
 	}
-	res := ResidualPoints(g)
-	for _, p := range append(pts[:len(pts):len(pts)], res...) {
+	carried := CarriedPoints(g)
+	for _, p := range append(pts[:len(pts):len(pts)], carried...) {
 		watch(p.Layer)
 		if p.Relu != "" {
 			watch(p.Relu)
@@ -175,7 +224,7 @@ func Calibrate(g *nn.Graph, src Source, n, batch int, progress Progress) (*Calib
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
-	cal := &Calibration{Images: n, Points: pts, Residuals: res, Stats: map[string]*NodeStats{}}
+	cal := &Calibration{Images: n, Points: pts, Carried: carried, Stats: map[string]*NodeStats{}}
 	for name, a := range accs {
 		chs, err := a.ch.Summaries()
 		if err != nil {

@@ -35,9 +35,9 @@ const DataFreeSamples = 1024
 // clip them with. A graph with an operation that has no such rule is an error naming it.
 func CalibrateDataFree(g *nn.Graph) (*Calibration, error) {
 	pts := QuantPoints(g)
-	res := ResidualPoints(g)
+	carried := CarriedPoints(g)
 	need := map[string]bool{}
-	for _, p := range append(pts[:len(pts):len(pts)], res...) {
+	for _, p := range append(pts[:len(pts):len(pts)], carried...) {
 		need[p.Layer] = true
 		if p.Relu != "" {
 			need[p.Relu] = true
@@ -49,7 +49,7 @@ func CalibrateDataFree(g *nn.Graph) (*Calibration, error) {
 		left[i] = len(cons[i])
 	}
 	dists := make([][][]float32, len(g.Nodes))
-	cal := &Calibration{Points: pts, Residuals: res, Stats: map[string]*NodeStats{}, DataFree: true}
+	cal := &Calibration{Points: pts, Carried: carried, Stats: map[string]*NodeStats{}, DataFree: true}
 	for _, n := range g.Nodes[1:] {
 		d, err := propagate(n, dists)
 		if err != nil {

@@ -268,15 +268,12 @@ func RaiseWithin(g *nn.Graph, opts Options, sens []Sensitivity, budget float64) 
 	params, width := map[string]int{}, map[string]int{}
 	total, bits := 0, 0.0
 	for _, n := range g.Nodes {
-		var p int
-		switch op := n.Op.(type) {
-		case *nn.Conv:
-			p = len(op.W)
-		case *nn.Linear:
-			p = len(op.W)
-		default:
+		op, ok := n.Op.(nn.Weighted)
+		if !ok {
 			continue
 		}
+		ws, _, _ := op.Weights()
+		p := len(ws)
 		params[n.Name] = p
 		total += p
 		w := opts.WeightBits

@@ -23,8 +23,10 @@ const DefaultBatch = 50
 // EvalResult is the accuracy of a network on a labelled image set.
 type EvalResult struct {
 	Images       int     `json:"images"`
-	Top1         float64 `json:"top1"` // percent
-	Top5         float64 `json:"top5"` // percent
+	Top1         float64 `json:"top1"`       // percent
+	Top5         float64 `json:"top5"`       // percent
+	Correct1     int     `json:"top1_count"` // images with the label first
+	Correct5     int     `json:"top5_count"` // images with the label among the first five
 	Seconds      float64 `json:"seconds"`
 	ImagesPerSec float64 `json:"images_per_sec"`
 	// Predicted holds each image's top-1 class, to compare two networks image by image.
@@ -66,6 +68,9 @@ func EvaluateFunc(forward ForwardFunc, per, classes int, src Source, limit, batc
 		}
 		busy += time.Since(start)
 		for i, label := range labels {
+			if label < 0 {
+				return fmt.Errorf("evaluate: image %d has no label", lo+i)
+			}
 			top := nn.TopK(out[i*classes:(i+1)*classes], 5)
 			if len(top) > 0 && top[0] == label {
 				top1++
@@ -90,6 +95,7 @@ func EvaluateFunc(forward ForwardFunc, per, classes int, src Source, limit, batc
 	if err != nil {
 		return nil, err
 	}
+	res.Correct1, res.Correct5 = top1, top5
 	res.Top1 = 100 * float64(top1) / float64(n)
 	res.Top5 = 100 * float64(top5) / float64(n)
 	res.Seconds = busy.Seconds()
@@ -119,15 +125,20 @@ func batches(src Source, n, batch, per int, fn func(x []float32, labels []int, l
 
 // Agreement is the percentage of images on which two evaluations predict the same class.
 func Agreement(a, b *EvalResult) float64 {
-	n := min(len(a.Predicted), len(b.Predicted))
+	same, n := Agreed(a, b)
 	if n == 0 {
 		return 0
 	}
-	same := 0
+	return 100 * float64(same) / float64(n)
+}
+
+// Agreed counts the images (of n compared) on which two evaluations predict the same class.
+func Agreed(a, b *EvalResult) (same, n int) {
+	n = min(len(a.Predicted), len(b.Predicted))
 	for i := 0; i < n; i++ {
 		if a.Predicted[i] == b.Predicted[i] {
 			same++
 		}
 	}
-	return 100 * float64(same) / float64(n)
+	return same, n
 }

@@ -13,9 +13,10 @@ const ExportFormat = "fourbit-quantized/1"
 
 // Export is a quantized network as data: every quantized weight as an integer code, with per
 // output channel the affine map back to the simulated weight, w = Scale·(code − Zero) + Offset
-// (Offset carries bias correction: Scale = ξ·step, Offset = μ_shift + (1 − ξ)·E[Q]), the
-// float biases, and every activation's quantizers. Codes are stored one per byte (base64):
-// the container is not packed; the bits field says how many of each byte's bits are used.
+// (quant.WeightRow with bias correction folded in: Scale is the quantizer's step times the
+// gain ξ, Offset the row's β), the float biases, and every activation's quantizers. Codes are
+// stored one per byte (base64): the container is not packed; the bits field says how many of
+// each byte's bits are used.
 type Export struct {
 	Format      string          `json:"format"`
 	Options     Options         `json:"options"`
@@ -35,7 +36,7 @@ type ExportWeights struct {
 	Scale  []float64 `json:"scale"`
 	Zero   []float64 `json:"zero"`
 	Offset []float64 `json:"offset"`
-	Codes  string    `json:"codes"` // base64, one byte per code (signed codes are offset by 128)
+	Codes  string    `json:"codes"` // base64, one byte per code
 	Bias   []float32 `json:"bias,omitempty"`
 }
 
@@ -48,42 +49,21 @@ type ExportActs struct {
 	Zero     []float64 `json:"zero"`
 }
 
-// Export describes q, made from g, as an Export.
-func (q *Quantized) Export(g *nn.Graph) (*Export, error) {
+// Export describes q as an Export.
+func (q *Quantized) Export() *Export {
+	g := q.Graph
 	e := &Export{Format: ExportFormat, Options: q.Plan.Options, Input: g.Input().Shape, Preprocess: g.Preprocess, Classes: g.Classes}
 	e.Graph = g.Describe()
 	for _, wp := range q.Plan.Weights {
-		var w, bias []float32
-		switch op := g.Node(wp.Layer).Op.(type) {
-		case *nn.Conv:
-			w, bias = op.W, op.B
-		case *nn.Linear:
-			w, bias = op.W, op.B
-		default:
-			return nil, fmt.Errorf("export: %s is not a conv or linear layer", wp.Layer)
-		}
-		rows := len(wp.Shift)
-		per := len(w) / rows
-		ew := ExportWeights{Layer: wp.Layer, Rows: rows, Bias: bias}
-		codes := make([]byte, len(w))
-		for r := 0; r < rows; r++ {
-			qz := wp.quantizers[0]
-			bits := wp.Bits[0]
-			if wp.PerChannel {
-				qz, bits = wp.quantizers[r], wp.Bits[r]
-			}
-			for i := r * per; i < (r+1)*per; i++ {
-				c := qz.Quantize(w[i])
-				if qz.QMin < 0 {
-					c += 128
-				}
-				codes[i] = byte(c)
-			}
-			xi := wp.Scale[r]
-			ew.Bits = append(ew.Bits, bits)
-			ew.Scale = append(ew.Scale, xi*qz.Scale)
-			ew.Zero = append(ew.Zero, qz.Zero)
-			ew.Offset = append(ew.Offset, wp.Shift[r]+(1-xi)*wp.MeanQuant[r])
+		_, bias, _ := g.Node(wp.Layer).Op.(nn.Weighted).Weights()
+		ew := ExportWeights{Layer: wp.Layer, Rows: len(wp.rows), Bias: bias}
+		var codes []byte
+		for _, r := range wp.rows {
+			codes = append(codes, r.Codes...)
+			ew.Bits = append(ew.Bits, r.Q.Bits())
+			ew.Scale = append(ew.Scale, r.Gain*r.Q.Scale)
+			ew.Zero = append(ew.Zero, r.Q.Zero)
+			ew.Offset = append(ew.Offset, r.Offset)
 		}
 		ew.Codes = base64.StdEncoding.EncodeToString(codes)
 		e.Weights = append(e.Weights, ew)
@@ -95,7 +75,7 @@ func (q *Quantized) Export(g *nn.Graph) (*Export, error) {
 		}
 		e.Activations = append(e.Activations, ea)
 	}
-	return e, nil
+	return e
 }
 
 // Marshal encodes the export as JSON bytes.

@@ -35,11 +35,14 @@ type Options struct {
 	// Keep8Bit keeps the first layer's weights and the classifier's output at 8 bits, the
 	// paper's protocol.
 	Keep8Bit bool `json:"keep_8bit"`
-	// ResidualBits, when not 0, also quantizes the outputs of residual Adds (through their
-	// ReLU, one-sided with HalfRange) at this width over their calibration range — per
-	// channel or per tensor as ActPerChannel says — as an integer engine must carry them.
-	// 0 leaves them in float, the paper's protocol.
-	ResidualBits int `json:"res_bits,omitempty"`
+	// CarryBits, when not 0, also quantizes — at this width, over their calibration range
+	// (min-max), per channel or per tensor as ActPerChannel says — every tensor the paper
+	// leaves in float and an integer engine must carry as codes (CarriedPoints: residual Add
+	// outputs, other ops' outputs, the input when more than a conv reads it). The plan then
+	// covers every tensor of the network, and the integer engine (package engine) runs
+	// exactly the network the simulation computes. 0 leaves them in float: the paper's
+	// protocol, which the simulation runs and the integer engine cannot.
+	CarryBits int `json:"carry_bits,omitempty"`
 	// CalibImages is how many calibration images to use.
 	CalibImages int `json:"calib_images"`
 	// Keep overrides named layers (conv/linear node names, as `fourbit info` prints them):
@@ -124,8 +127,8 @@ func (o Options) resolve() (resolved, error) {
 			return r, fmt.Errorf("keep %s: bits must be 1..%d", name, quant.MaxBits)
 		}
 	}
-	if o.ResidualBits < 0 || o.ResidualBits > quant.MaxBits {
-		return r, fmt.Errorf("residual bits %d outside 0..%d", o.ResidualBits, quant.MaxBits)
+	if o.CarryBits < 0 || o.CarryBits > quant.MaxBits {
+		return r, fmt.Errorf("carry bits %d outside 0..%d", o.CarryBits, quant.MaxBits)
 	}
 	if o.CalibImages < 1 || o.CalibImages > 1<<20 {
 		return r, fmt.Errorf("calibration images %d outside 1..%d", o.CalibImages, 1<<20)

@@ -10,7 +10,9 @@ import (
 	"fourbit/quant"
 )
 
-// WeightPlan is how one layer's weights were quantized.
+// WeightPlan is how one layer's weights were quantized. Each output channel is a
+// quant.WeightRow (Rows): its codes, its quantizer, and bias correction's gain ξ and offset β,
+// the one form the simulation, the integer engine, the exports and the charts read.
 type WeightPlan struct {
 	Layer      string    `json:"layer"`
 	Kind       string    `json:"kind"`
@@ -19,23 +21,19 @@ type WeightPlan struct {
 	MeanBits   float64   `json:"mean_bits"` // storage width: the mean of Bits over channels
 	Lo         []float64 `json:"lo"`        // quantization range per channel
 	Hi         []float64 `json:"hi"`
-	MSE        float64   `json:"mse"`        // mean squared error of the weights after correction
-	Shift      []float64 `json:"shift"`      // bias correction's per-channel mean shift μ_c
-	Scale      []float64 `json:"scale"`      // bias correction's per-channel ξ_c
-	MeanBefore []float64 `json:"mean_float"` // per-channel weight mean, float
-	MeanQuant  []float64 `json:"mean_quant"` // per-channel weight mean, quantized before correction
+	MSE        float64   `json:"mse"` // mean squared error of the weights after correction
+	// Gain and Offset are bias correction's ξ and β per output channel (quant.WeightRow).
+	Gain          []float64 `json:"gain"`
+	Offset        []float64 `json:"offset"`
+	MeanBefore    []float64 `json:"mean_float"`     // per-channel weight mean, float
+	MeanQuant     []float64 `json:"mean_quant"`     // quantized, before bias correction
+	MeanCorrected []float64 `json:"mean_corrected"` // quantized and corrected
 
-	quantizers []quant.Quantizer
-	codes      []uint8 // the integer weight codes, laid out as the weights
+	rows []quant.WeightRow
 }
 
-// Quantizers returns the weight quantizers: one per output channel, or one for the tensor.
-func (w *WeightPlan) Quantizers() []quant.Quantizer { return w.quantizers }
-
-// Codes returns the integer code of every weight (laid out as the float weights), before
-// bias correction; the corrected weight of output channel c is
-// Scale[c]·(x̂ − MeanQuant[c]) + MeanQuant[c] + Shift[c], x̂ the code's dequantized value.
-func (w *WeightPlan) Codes() []uint8 { return w.codes }
+// Rows returns the quantized weights, one row per output channel.
+func (w *WeightPlan) Rows() []quant.WeightRow { return w.rows }
 
 // ActPlan is how one activation was quantized.
 type ActPlan struct {
@@ -65,11 +63,21 @@ type Plan struct {
 }
 
 // Quantized is a network quantized in simulation: its graph holds the fake-quantized (and
-// corrected) weights, and Hook fake-quantizes the activations during a forward pass.
+// corrected) weights, and Hook fake-quantizes the activations during a forward pass. It is
+// also the integer engine's complete contract: per node, the weight rows, the quantizers of
+// the activation planned at its output, and the codes its output is carried as (Tensor).
 type Quantized struct {
 	Plan  *Plan
 	Graph *nn.Graph
 	acts  map[string]*ActPlan
+	nodes []nodePlan // by node index
+}
+
+// nodePlan is what the plan says of one node.
+type nodePlan struct {
+	weights *WeightPlan
+	act     *ActPlan
+	tensor  []quant.Quantizer
 }
 
 // Quantize makes the quantization plan of g from its calibration and the options, and builds
@@ -89,20 +97,12 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	for _, n := range g.Nodes {
-		var w []float32
-		var out int
-		switch op := n.Op.(type) {
-		case *nn.Conv:
-			w, out = op.W, op.OutC
-		case *nn.Linear:
-			w, out = op.W, op.Out
-		default:
-			continue
-		}
+		op, ok := n.Op.(nn.Weighted)
 		keep := opts.Keep[n.Name]
-		if keep.Float {
+		if !ok || keep.Float {
 			continue
 		}
+		w, b, out := op.Weights()
 		bits := r.WeightBits
 		first := len(n.Inputs) == 1 && n.Inputs[0] == g.Input()
 		if first && r.Keep8Bit {
@@ -117,12 +117,7 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		}
 		wp.Layer, wp.Kind = n.Name, n.Op.Kind()
 		plan.Weights = append(plan.Weights, wp)
-		switch op := n.Op.(type) {
-		case *nn.Conv:
-			replace[n.Name] = op.WithWeights(q, op.B)
-		case *nn.Linear:
-			replace[n.Name] = &nn.Linear{W: q, B: op.B, In: op.In, Out: op.Out}
-		}
+		replace[n.Name] = op.WithWeights(q, b)
 	}
 	for _, p := range cal.Points {
 		if opts.Keep[p.Layer].Float {
@@ -134,16 +129,19 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		}
 		plan.Acts = append(plan.Acts, ap)
 	}
-	if r.ResidualBits > 0 {
-		// Residual Adds: min-max over the calibration range, uniform width, per channel or
-		// per tensor like the other activations (an integer engine with per-tensor
-		// activations then keeps one quantizer for every conv input).
+	if r.CarryBits > 0 {
+		// The tensors an integer engine carries besides: min-max over the calibration range,
+		// uniform width, per channel or per tensor like the other activations (an integer
+		// engine with per-tensor activations then keeps one quantizer for every conv input).
 		rr := r
-		rr.ActBits, rr.clip, rr.PCBAActs = r.ResidualBits, quant.MinMax{}, false
-		for _, p := range cal.Residuals {
+		rr.ActBits, rr.clip, rr.PCBAActs = r.CarryBits, quant.MinMax{}, false
+		for _, p := range cal.Carried {
+			if opts.Keep[p.Layer].Float {
+				continue
+			}
 			ap, err := quantizeActs(p, cal, rr)
 			if err != nil {
-				return nil, fmt.Errorf("quantize %s residual: %w", p.Node, err)
+				return nil, fmt.Errorf("quantize %s (carried as codes): %w", p.Node, err)
 			}
 			plan.Acts = append(plan.Acts, ap)
 		}
@@ -156,7 +154,81 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 	for i := range plan.Acts {
 		qn.acts[plan.Acts[i].Quantized] = &plan.Acts[i]
 	}
+	qn.index()
 	return qn, nil
+}
+
+// index fills the per-node view of the plan: weights, activations, and the codes every
+// node's output is carried as.
+func (q *Quantized) index() {
+	g := q.Graph
+	cons := g.Consumers()
+	q.nodes = make([]nodePlan, len(g.Nodes))
+	for i := range q.Plan.Weights {
+		q.nodes[g.Node(q.Plan.Weights[i].Layer).Index()].weights = &q.Plan.Weights[i]
+	}
+	for _, n := range g.Nodes {
+		np := &q.nodes[n.Index()]
+		np.act = q.acts[n.Name]
+		var qs []quant.Quantizer
+		switch {
+		case np.act != nil:
+			qs = np.act.quantizers
+		case fusedReLU(q, n, cons) != nil:
+			// A sole ReLU consumer quantized on its own grid: n's codes are the ReLU's.
+			qs = fusedReLU(q, n, cons).quantizers
+		case selects(n):
+			qs = selected(q, n)
+		}
+		np.tensor = expand(qs, n.Shape[0])
+	}
+}
+
+// fusedReLU returns the plan of n's sole ReLU consumer when that plan was made for n.
+func fusedReLU(q *Quantized, n *nn.Node, cons [][]*nn.Node) *ActPlan {
+	c := cons[n.Index()]
+	if len(c) != 1 {
+		return nil
+	}
+	if _, ok := c[0].Op.(nn.ReLU); !ok {
+		return nil
+	}
+	if ap := q.acts[c[0].Name]; ap != nil && ap.Layer == n.Name {
+		return ap
+	}
+	return nil
+}
+
+// selected returns a selection op's output quantizers, channel by channel those of the input
+// channels it takes its values from (nil when an input is not carried as codes).
+func selected(q *Quantized, n *nn.Node) []quant.Quantizer {
+	sel := n.Op.(nn.Selector)
+	shapes := inputShapes(n)
+	out := make([]quant.Quantizer, n.Shape[0])
+	for c := range out {
+		in, ch, _ := sel.SourceChannel(c, shapes)
+		if in < 0 {
+			continue // a zero channel: the zero quantizer
+		}
+		src := q.nodes[n.Inputs[in].Index()].tensor
+		if src == nil {
+			return nil
+		}
+		out[c] = src[ch]
+	}
+	return out
+}
+
+// expand returns one quantizer per channel (a per-tensor plan repeats its one quantizer).
+func expand(qs []quant.Quantizer, channels int) []quant.Quantizer {
+	if qs == nil || len(qs) == channels {
+		return qs
+	}
+	out := make([]quant.Quantizer, channels)
+	for i := range out {
+		out[i] = qs[0]
+	}
+	return out
 }
 
 // Act returns the plan of the activation quantized at the output of node, if any.
@@ -167,18 +239,45 @@ func (q *Quantized) Act(node string) (*ActPlan, bool) {
 
 // Weights returns the weight plan of layer, if its weights were quantized.
 func (q *Quantized) Weights(layer string) (*WeightPlan, bool) {
-	for i := range q.Plan.Weights {
-		if q.Plan.Weights[i].Layer == layer {
-			return &q.Plan.Weights[i], true
-		}
+	if n := q.Graph.Node(layer); n != nil && q.nodes[n.Index()].weights != nil {
+		return q.nodes[n.Index()].weights, true
 	}
 	return nil, false
 }
 
+// Network returns the simulated network: the graph with the corrected fake-quantized weights.
+func (q *Quantized) Network() *nn.Graph { return q.Graph }
+
+// WeightRows returns the quantized weights of node n of Graph, one row per output channel
+// (nil: its weights are float).
+func (q *Quantized) WeightRows(n *nn.Node) []quant.WeightRow {
+	if w := q.nodes[n.Index()].weights; w != nil {
+		return w.rows
+	}
+	return nil
+}
+
+// Activation returns the quantizers of the activation planned at node n's output: one per
+// channel, or one for the tensor (nil: none is planned there).
+func (q *Quantized) Activation(n *nn.Node) []quant.Quantizer {
+	if a := q.nodes[n.Index()].act; a != nil {
+		return a.quantizers
+	}
+	return nil
+}
+
+// Tensor returns, one per channel, the quantizers of the codes node n's output is carried as
+// when the network runs on integers: the activation planned at its output, its sole ReLU's
+// (fused: the node's requantization clamps at 0), or — for a selection op — its inputs'.
+// nil means the plan leaves the tensor in float (the paper's protocol for residual Adds and
+// other ops; Options.CarryBits plans them).
+func (q *Quantized) Tensor(n *nn.Node) []quant.Quantizer { return q.nodes[n.Index()].tensor }
+
 // quantizeWeights quantizes a layer's weights (out rows), applies bias correction and
 // returns its plan and the corrected fake-quantized weights.
 func quantizeWeights(w []float32, out, bits int, r resolved, fixed bool) (WeightPlan, []float32, error) {
-	l := quant.Layout{Outer: 1, Channels: out, Inner: len(w) / out}
+	inner := len(w) / out
+	l := quant.Layout{Outer: 1, Channels: out, Inner: inner}
 	if !r.WeightPerChannel {
 		l = quant.PerTensor(len(w))
 	}
@@ -195,8 +294,7 @@ func quantizeWeights(w []float32, out, bits int, r resolved, fixed bool) (Weight
 			return WeightPlan{}, nil, err
 		}
 	}
-	q := append([]float32(nil), w...)
-	wp.codes = make([]uint8, len(w))
+	var qzs []quant.Quantizer
 	for c, s := range sums {
 		lo, hi, err := r.wclip.Range(s, float64(wp.Bits[c]), false)
 		if err != nil {
@@ -206,21 +304,30 @@ func quantizeWeights(w []float32, out, bits int, r resolved, fixed bool) (Weight
 		if err != nil {
 			return WeightPlan{}, nil, fmt.Errorf("channel %d: %w", c, err)
 		}
-		for i := c * l.Inner; i < (c+1)*l.Inner; i++ { // Outer is 1
-			wp.codes[i] = uint8(qz.Quantize(w[i]))
-		}
-		l.Each(q, c, func(run []float32) { qz.FakeQuantSlice(run, run) })
-		wp.quantizers = append(wp.quantizers, qz)
+		qzs = append(qzs, qz)
 		wp.Lo, wp.Hi = append(wp.Lo, lo), append(wp.Hi, hi)
 	}
-	// Per-output-channel means before correction, for the report.
-	rows := quant.Layout{Outer: 1, Channels: out, Inner: len(w) / out}
+	q := make([]float32, len(w))
+	weights := func() {
+		for o, row := range wp.rows {
+			row.Weights(q[o*inner : (o+1)*inner])
+		}
+	}
+	for o := 0; o < out; o++ {
+		wp.rows = append(wp.rows, quant.QuantizeRow(w[o*inner:(o+1)*inner], qzs[min(o, len(qzs)-1)]))
+	}
+	// Per-output-channel means before and after correction, for the report.
+	rows := quant.Layout{Outer: 1, Channels: out, Inner: inner}
+	weights()
 	wp.MeanBefore, wp.MeanQuant = channelMeans(w, rows), channelMeans(q, rows)
-	corr, err := quant.CorrectBias(w, q, rows, r.bias)
-	if err != nil {
+	if err := quant.CorrectBias(w, wp.rows, r.bias); err != nil {
 		return WeightPlan{}, nil, err
 	}
-	wp.Shift, wp.Scale = corr.Shift, corr.Scale
+	weights()
+	wp.MeanCorrected = channelMeans(q, rows)
+	for _, row := range wp.rows {
+		wp.Gain, wp.Offset = append(wp.Gain, row.Gain), append(wp.Offset, row.Offset)
+	}
 	wp.MSE = quant.MSE(w, q)
 	wp.MeanBits = meanInt(wp.Bits)
 	return wp, q, nil
@@ -375,7 +482,7 @@ func Layers(g *nn.Graph) []string {
 	var out []string
 	for _, n := range g.Nodes {
 		switch n.Op.(type) {
-		case *nn.Conv, *nn.Linear, nn.Pool, nn.GlobalAvgPool:
+		case nn.Weighted, nn.Pool, nn.GlobalAvgPool:
 			out = append(out, n.Name)
 		}
 	}

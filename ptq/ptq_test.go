@@ -58,9 +58,9 @@ func checkPlan(t *testing.T, p *Plan) {
 		if math.Abs(w.MeanBits-want) > 0.5/float64(len(w.Bits)) {
 			t.Errorf("%s: mean weight bits %v, want %v", w.Layer, w.MeanBits, want)
 		}
-		for c := range w.Shift {
+		for c := range w.MeanCorrected {
 			// Bias correction moved each channel's mean back to the float mean.
-			if d := w.MeanQuant[c] + w.Shift[c] - w.MeanBefore[c]; math.Abs(d) > 1e-6 {
+			if d := w.MeanCorrected[c] - w.MeanBefore[c]; math.Abs(d) > 1e-6 {
 				t.Errorf("%s channel %d: corrected mean off by %v", w.Layer, c, d)
 			}
 		}
@@ -158,10 +158,7 @@ func TestExportRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := q.Export(g)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := q.Export()
 		if _, err := e.Marshal(); err != nil {
 			t.Fatal(err)
 		}
@@ -170,13 +167,7 @@ func TestExportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var sim []float32
-			switch op := q.Graph.Node(ew.Layer).Op.(type) {
-			case *nn.Conv:
-				sim = op.W
-			case *nn.Linear:
-				sim = op.W
-			}
+			sim, _, _ := q.Graph.Node(ew.Layer).Op.(nn.Weighted).Weights()
 			for i := range w {
 				if math.Abs(float64(w[i]-sim[i])) > 1e-6 {
 					t.Fatalf("%s[%d]: exported %v, simulated %v", ew.Layer, i, w[i], sim[i])

@@ -14,25 +14,26 @@ func TestCorrectBiasRestoresMeanAndNorm(t *testing.T) {
 		w[i] = float32(r.NormFloat64()*0.1 + 0.02*float64(i%oc-oc/2)/oc)
 	}
 	l := Layout{Outer: 1, Channels: oc, Inner: per}
+	sums, err := SummarizeChannels(w, l, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, mode := range []BiasMode{BiasMean, BiasMeanNorm} {
-		q := append([]float32(nil), w...)
-		sums, err := SummarizeChannels(w, l, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for c := 0; c < oc; c++ {
+		rows := make([]WeightRow, oc)
+		for c := range rows {
 			qq, _ := NewAffine(sums[c].Min, sums[c].Max, 16)
-			l.Each(q, c, func(run []float32) { qq.FakeQuantSlice(run, run) })
+			rows[c] = QuantizeRow(w[c*per:(c+1)*per], qq)
 		}
-		corr, err := CorrectBias(w, q, l, mode)
-		if err != nil {
+		if err := CorrectBias(w, rows, mode); err != nil {
 			t.Fatal(err)
 		}
-		for c := 0; c < oc; c++ {
+		q := make([]float32, per)
+		for c, r := range rows {
+			r.Weights(q)
 			mw, nw := meanNorm(w[c*per : (c+1)*per])
-			mq, nq := meanNorm(q[c*per : (c+1)*per])
+			mq, nq := meanNorm(q)
 			if math.Abs(mq-mw) > 1e-6*math.Max(math.Abs(mw), 1e-3) {
-				t.Errorf("%v channel %d: mean %v, float %v (shift %v)", mode, c, mq, mw, corr.Shift[c])
+				t.Errorf("%v channel %d: mean %v, float %v (offset %v)", mode, c, mq, mw, r.Offset)
 			}
 			if mode == BiasMeanNorm && math.Abs(nq-nw) > 1e-5*nw {
 				t.Errorf("%v channel %d: centred norm %v, float %v", mode, c, nq, nw)
@@ -54,18 +55,18 @@ func meanNorm(x []float32) (mean, norm float64) {
 
 func TestCorrectBiasEdgeCases(t *testing.T) {
 	w := []float32{1, 2, 3, 4}
-	q := []float32{0, 0, 0, 0} // a channel quantized to a constant (0 bits)
-	corr, err := CorrectBias(w, q, Layout{1, 1, 4}, BiasMeanNorm)
-	if err != nil {
+	rows := []WeightRow{QuantizeRow(w, Quantizer{})} // a channel quantized to a constant (0 bits)
+	if err := CorrectBias(w, rows, BiasMeanNorm); err != nil {
 		t.Fatal(err)
 	}
-	if corr.Scale[0] != 1 || q[0] != 2.5 || q[3] != 2.5 {
-		t.Errorf("constant channel: q %v, correction %+v", q, corr)
+	if r := rows[0]; r.Gain != 1 || r.Weight(r.Codes[0]) != 2.5 || r.Weight(r.Codes[3]) != 2.5 {
+		t.Errorf("constant channel: row %+v", r)
 	}
-	if _, err := CorrectBias(w, q[:3], Layout{1, 1, 4}, BiasMean); err == nil {
+	if err := CorrectBias(w[:3], rows, BiasMean); err == nil {
 		t.Error("length mismatch accepted")
 	}
-	if _, err := CorrectBias([]float32{float32(math.NaN()), 1}, []float32{0, 1}, Layout{1, 1, 2}, BiasMean); err == nil {
+	nan := []float32{float32(math.NaN()), 1}
+	if err := CorrectBias(nan, []WeightRow{QuantizeRow(nan, Quantizer{})}, BiasMean); err == nil {
 		t.Error("NaN weights accepted")
 	}
 	for _, s := range []string{"off", "mean", "mean+norm"} {

@@ -56,12 +56,19 @@ func (a ACIQ) Range(s Summary, bits float64, oneSided bool) (float64, float64, e
 	if a.Prior == Gauss {
 		scale = s.Sigma
 	}
-	alpha := k * scale
+	lo, hi := ClipAt(s, k*scale, oneSided)
+	return lo, hi, nil
+}
+
+// ClipAt is ACIQ's range for a clipping value α: two-sided [max(Min, μ−α), that + 2α], cut at
+// Max; one-sided [0, max(μ, 0) + α], cut at max(Max, 0) — as in the authors' code. ACIQ uses
+// it with α*; the page's MSE(α) chart with every α it draws.
+func ClipAt(s Summary, alpha float64, oneSided bool) (lo, hi float64) {
 	if oneSided {
-		return 0, math.Min(math.Max(s.Mean, 0)+alpha, math.Max(s.Max, 0)), nil
+		return 0, math.Min(math.Max(s.Mean, 0)+alpha, math.Max(s.Max, 0))
 	}
-	lo := math.Max(s.Min, s.Mean-alpha)
-	return lo, math.Min(lo+2*alpha, s.Max), nil
+	lo = math.Max(s.Min, s.Mean-alpha)
+	return lo, math.Min(lo+2*alpha, s.Max)
 }
 
 // KSigma clips at μ ± K·σ (the "2σ" and "3σ" baselines reviewers asked about).

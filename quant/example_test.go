@@ -31,16 +31,19 @@ func ExampleAllocateBits() {
 // Bias correction restores each output channel's weight mean after quantization.
 func ExampleCorrectBias() {
 	w := []float32{0.11, 0.12, 0.13, 0.50, -0.40, 0.02}
-	q := make([]float32, len(w))
-	layout := quant.Layout{Outer: 1, Channels: 2, Inner: 3}
 	qz, _ := quant.NewAffine(-0.4, 0.5, 4) // 2 bits for both channels
-	qz.FakeQuantSlice(q, w)
+	rows := []quant.WeightRow{quant.QuantizeRow(w[:3], qz), quant.QuantizeRow(w[3:], qz)}
+	q := make([]float32, len(w))
+	rows[0].Weights(q[:3])
+	rows[1].Weights(q[3:])
 	fmt.Printf("quantized %.3f\n", q)
-	corr, _ := quant.CorrectBias(w, q, layout, quant.BiasMean)
-	fmt.Printf("shift     %.3f\n", corr.Shift)
+	_ = quant.CorrectBias(w, rows, quant.BiasMean)
+	fmt.Printf("offset    [%.3f %.3f]\n", rows[0].Offset, rows[1].Offset)
+	rows[0].Weights(q[:3])
+	rows[1].Weights(q[3:])
 	fmt.Printf("corrected %.3f\n", q)
 	// Output:
 	// quantized [0.000 0.000 0.000 0.600 -0.300 0.000]
-	// shift     [0.120 -0.060]
+	// offset    [0.120 -0.060]
 	// corrected [0.120 0.120 0.120 0.540 -0.360 -0.060]
 }

@@ -62,22 +62,6 @@ func NewAffine(lo, hi, levels float64) (Quantizer, error) {
 	return q, nil
 }
 
-// NewSymmetric returns the signed quantizer with codes −(2^(M−1)−1)..2^(M−1)−1 and zero point
-// 0 for the range [−alpha, alpha]. It needs M ≥ 2.
-func NewSymmetric(alpha float64, bits int) (Quantizer, error) {
-	if bits < 2 || bits > MaxBits {
-		return Quantizer{}, fmt.Errorf("%w: symmetric needs 2..%d bits, got %d", ErrBits, MaxBits, bits)
-	}
-	if !finite(alpha) || alpha < 0 {
-		return Quantizer{}, fmt.Errorf("quant: bad symmetric range %v", alpha)
-	}
-	qmax := int32(1)<<(bits-1) - 1
-	if alpha == 0 {
-		return Quantizer{}, nil
-	}
-	return Quantizer{Scale: alpha / float64(qmax), QMin: -qmax, QMax: qmax}, nil
-}
-
 // NewUnsigned returns the one-sided quantizer for non-negative values in [0, alpha]: codes
 // 0..levels−1, zero point 0 (the "half range" used after a ReLU).
 func NewUnsigned(alpha, levels float64) (Quantizer, error) {

@@ -1,7 +1,6 @@
 package quant
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -53,23 +52,13 @@ func TestQuantizeRoundTripAndError(t *testing.T) {
 	}
 }
 
-func TestSymmetricAndUnsigned(t *testing.T) {
-	q, err := NewSymmetric(2, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q.QMin != -7 || q.QMax != 7 || q.Zero != 0 || q.Quantize(2) != 7 || q.Quantize(-9) != -7 {
-		t.Errorf("symmetric 4-bit: %+v", q)
-	}
+func TestUnsigned(t *testing.T) {
 	u, err := NewUnsigned(3, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Quantize(-1) != 0 || u.Quantize(3) != 15 || u.Zero != 0 {
 		t.Errorf("unsigned 4-bit: %+v", u)
-	}
-	if _, err := NewSymmetric(1, 1); !errors.Is(err, ErrBits) {
-		t.Errorf("symmetric 1-bit: err %v, want ErrBits", err)
 	}
 }
 

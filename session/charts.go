@@ -48,6 +48,9 @@ type ChannelView struct {
 	Hi           float64   `json:"hi"`
 	AlphaLaplace float64   `json:"alpha_laplace"` // ACIQ α* for this channel's width
 	AlphaGauss   float64   `json:"alpha_gauss"`
+	// The ranges ACIQ clips to with those α* (quant.ClipAt): [lo, hi].
+	RangeLaplace [2]float64 `json:"range_laplace"`
+	RangeGauss   [2]float64 `json:"range_gauss"`
 	// MSE(α): for each α, the analytic expectation (Laplace prior) and the error measured on
 	// the histogram with that clipping range and this channel's width.
 	Alphas      []float64 `json:"alphas"`
@@ -96,30 +99,25 @@ func (s *Session) Channel(layer string, channel int) (v ChannelView, err error) 
 		kl, _ := quant.OptimalAlpha(quant.Laplace, float64(v.Bits), a.OneSided)
 		kg, _ := quant.OptimalAlpha(quant.Gauss, float64(v.Bits), a.OneSided)
 		v.AlphaLaplace, v.AlphaGauss = kl*fit.B, kg*fit.Sigma
+		// The clipping rule on this channel: the prior's fit, cut at the observed range.
+		clip := fit
+		clip.Min, clip.Max = sum.Min, sum.Max
+		v.RangeLaplace[0], v.RangeLaplace[1] = quant.ClipAt(clip, v.AlphaLaplace, a.OneSided)
+		v.RangeGauss[0], v.RangeGauss[1] = quant.ClipAt(clip, v.AlphaGauss, a.OneSided)
 		top := math.Max(math.Abs(sum.Max-fit.Mean), math.Abs(fit.Mean-sum.Min))
 		for i := 1; i <= 40; i++ {
 			alpha := top * float64(i) / 40
 			v.Alphas = append(v.Alphas, alpha)
 			v.MSEAnalytic = append(v.MSEAnalytic, quant.ExpectedMSE(quant.Laplace, a.OneSided, alpha, fit.B, float64(v.Bits)))
-			var q quant.Quantizer
-			if a.OneSided {
-				q, err = quant.NewUnsigned(math.Min(math.Max(fit.Mean, 0)+alpha, math.Max(sum.Max, 0)), quant.Levels(v.Bits))
-			} else {
-				lo := math.Max(sum.Min, fit.Mean-alpha)
-				q, err = quant.NewAffine(lo, math.Min(lo+2*alpha, sum.Max), quant.Levels(v.Bits))
-			}
+			lo, hi := quant.ClipAt(clip, alpha, a.OneSided)
+			q, err := quant.NewAffine(lo, hi, quant.Levels(v.Bits))
 			if err != nil {
 				return ChannelView{}, err
 			}
 			v.MSEMeasured = append(v.MSEMeasured, sum.Hist.QuantMSE(q))
 		}
-		for _, w := range s.q.Plan.Weights {
-			if w.Layer == layer {
-				v.WeightBits, v.WeightMean, v.WeightQuant = w.Bits, w.MeanBefore, w.MeanQuant
-				for c := range w.MeanQuant {
-					v.WeightFixed = append(v.WeightFixed, w.MeanQuant[c]+w.Shift[c])
-				}
-			}
+		if w, ok := s.q.Weights(layer); ok {
+			v.WeightBits, v.WeightMean, v.WeightQuant, v.WeightFixed = w.Bits, w.MeanBefore, w.MeanQuant, w.MeanCorrected
 		}
 		return v, nil
 	}

@@ -1,7 +1,8 @@
-// Package session is fourbit's whole job behind one stateful object: load a model from bytes,
-// calibrate on images, quantize with ptq.Options, evaluate, infer one image with the float
-// and the quantized network, and return the data the page draws. It is what the wasm adapter
-// exposes to JavaScript, and it runs and is tested natively like everything else.
+// Package session is fourbit's whole job behind one stateful object: load a model, calibrate,
+// quantize with ptq.Options, evaluate, build and score the integer engine, infer one image
+// with the float and the quantized network, export, and return the data the page draws. It is
+// the one orchestration of both front ends: the wasm adapter exposes it to JavaScript (images
+// as bytes or pixels) and the CLI drives it on files and folders.
 //
 // Every method recovers from panics and returns them as errors, so that a caller across a
 // language boundary always gets an answer and the session stays usable.
@@ -11,13 +12,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"fourbit/formats/onnx"
 	"image"
 	"runtime/debug"
 	"slices"
 
 	"fourbit/dataset"
 	"fourbit/engine"
+	"fourbit/formats/onnx"
 	"fourbit/kernels"
 	"fourbit/model"
 	"fourbit/nn"
@@ -72,19 +73,24 @@ type ModelInfo struct {
 // previous model stays loaded.
 func (s *Session) Load(data []byte) (info ModelInfo, err error) {
 	defer guard(&err)
-	g, err := model.Load(data)
-	if err != nil {
-		return ModelInfo{}, fmt.Errorf("load model: %w", err)
-	}
-	*s = Session{g: g, batch: s.batch}
-	return s.Info()
+	return s.use(model.Load(data))
 }
 
 // LoadFiles reads a model given as several named files: a TF.js layers model (model.json,
 // its weight shards, optional labels.txt and names.txt), as a dropped folder gives them.
 func (s *Session) LoadFiles(files map[string][]byte) (info ModelInfo, err error) {
 	defer guard(&err)
-	g, err := model.LoadFiles(files, model.Options{})
+	return s.use(model.LoadFiles(files, model.Options{}))
+}
+
+// LoadFile reads the model at path (a file, or a TF.js model's folder or model.json).
+func (s *Session) LoadFile(path string, opts model.Options) (info ModelInfo, err error) {
+	defer guard(&err)
+	return s.use(model.LoadFileWith(path, opts))
+}
+
+// use makes g the session's model.
+func (s *Session) use(g *nn.Graph, err error) (ModelInfo, error) {
 	if err != nil {
 		return ModelInfo{}, fmt.Errorf("load model: %w", err)
 	}
@@ -96,8 +102,8 @@ func (s *Session) LoadFiles(files map[string][]byte) (info ModelInfo, err error)
 // (ptq.CalibrateDataFree).
 func (s *Session) CalibrateDataFree() (info CalibInfo, err error) {
 	defer guard(&err)
-	if s.g == nil {
-		return CalibInfo{}, fmt.Errorf("%w: no model loaded", ErrState)
+	if err := need(s.g != nil, "load a model first"); err != nil {
+		return CalibInfo{}, err
 	}
 	cal, err := ptq.CalibrateDataFree(s.g)
 	if err != nil {
@@ -109,8 +115,8 @@ func (s *Session) CalibrateDataFree() (info CalibInfo, err error) {
 
 // Info describes the loaded model.
 func (s *Session) Info() (ModelInfo, error) {
-	if s.g == nil {
-		return ModelInfo{}, fmt.Errorf("%w: no model loaded", ErrState)
+	if err := need(s.g != nil, "load a model first"); err != nil {
+		return ModelInfo{}, err
 	}
 	return ModelInfo{Nodes: s.g.Describe(), Params: s.g.Params(), MACs: s.g.MACs(), Input: s.g.Input().Shape, Classes: s.g.Classes, Names: s.g.Names}, nil
 }
@@ -123,9 +129,11 @@ type imageSource struct {
 	pre    nn.Preprocess
 }
 
-func (s *Session) source(imgs []Image, labels []int) (*imageSource, error) {
-	if s.g == nil {
-		return nil, fmt.Errorf("%w: no model loaded", ErrState)
+// Images serves caller images (labels: their classes, nil for calibration images) as the
+// loaded model's inputs.
+func (s *Session) Images(imgs []Image, labels []int) (ptq.Source, error) {
+	if err := need(s.g != nil, "load a model first"); err != nil {
+		return nil, err
 	}
 	if len(imgs) == 0 {
 		return nil, fmt.Errorf("no images")
@@ -146,6 +154,28 @@ func (s *Session) source(imgs []Image, labels []int) (*imageSource, error) {
 	return &imageSource{imgs: imgs, labels: labels, h: shape[1], w: shape[2], pre: s.g.Preprocess}, nil
 }
 
+// Folder serves the labelled images of a class-per-folder tree (dataset.Open: DIR:even and
+// DIR:odd keep half of the classes), the first limit of them (0: all), as the loaded model's
+// inputs.
+func (s *Session) Folder(dir string, limit int) (*dataset.Source, error) {
+	if err := need(s.g != nil, "load a model first"); err != nil {
+		return nil, err
+	}
+	f, err := dataset.Open(dir, s.g.Classes, limit)
+	if err != nil {
+		return nil, err
+	}
+	return dataset.NewSource(f, s.g)
+}
+
+// need reports ErrState with what to do first, unless done.
+func need(done bool, what string) error {
+	if done {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrState, what)
+}
+
 // Len is the number of images (ptq.Source).
 func (src *imageSource) Len() int { return len(src.imgs) }
 
@@ -154,6 +184,7 @@ func (src *imageSource) Load(dst []float32, lo, hi int) ([]int, error) {
 	per := 3 * src.h * src.w
 	labels := make([]int, hi-lo)
 	for i := lo; i < hi; i++ {
+		labels[i-lo] = -1
 		img, err := src.imgs[i].decode()
 		if err != nil {
 			return nil, fmt.Errorf("image %d: %w", i, err)
@@ -186,15 +217,15 @@ type CalibInfo struct {
 	Points []ptq.Point `json:"points"`
 }
 
-// Calibrate gathers activation statistics of the float model on the images (training images,
-// not the ones you will score). It forgets any previous quantization.
-func (s *Session) Calibrate(imgs []Image, progress ptq.Progress) (info CalibInfo, err error) {
+// Calibrate gathers activation statistics of the float model on the first n images of src
+// (all for n ≤ 0; training images, not the ones you will score). It forgets any previous
+// quantization.
+func (s *Session) Calibrate(src ptq.Source, n int, progress ptq.Progress) (info CalibInfo, err error) {
 	defer guard(&err)
-	src, err := s.source(imgs, nil)
-	if err != nil {
-		return CalibInfo{}, fmt.Errorf("calibrate: %w", err)
+	if err := need(s.g != nil, "load a model first"); err != nil {
+		return CalibInfo{}, err
 	}
-	cal, err := ptq.Calibrate(s.g, src, len(imgs), s.batch, progress)
+	cal, err := ptq.Calibrate(s.g, src, n, s.batch, progress)
 	if err != nil {
 		return CalibInfo{}, err
 	}
@@ -205,8 +236,8 @@ func (s *Session) Calibrate(imgs []Image, progress ptq.Progress) (info CalibInfo
 // Quantize makes the quantized network from the calibration with the options (validated).
 func (s *Session) Quantize(opts ptq.Options) (plan *ptq.Plan, err error) {
 	defer guard(&err)
-	if s.cal == nil {
-		return nil, fmt.Errorf("%w: calibrate before quantizing", ErrState)
+	if err := need(s.cal != nil, "calibrate before quantizing"); err != nil {
+		return nil, err
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
@@ -224,22 +255,25 @@ type EvalReport struct {
 	FP32      *ptq.EvalResult `json:"fp32"`
 	Quantized *ptq.EvalResult `json:"quantized,omitempty"`
 	Agreement float64         `json:"agreement"`
+	// Agreed is how many images the two networks give the same class (Agreement in %).
+	Agreed int `json:"agreed"`
 }
 
-// Evaluate scores the float network and, if one was made, the quantized network. With
-// skipFP32 the float pass is left out when the same number of images was scored before
-// (compare mode re-scores one image set many times); the report keeps the earlier FP32 result.
-func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress, skipFP32 ...bool) (rep EvalReport, err error) {
+// Evaluate scores the float network and, if one was made, the quantized network on the first
+// limit images of src (all for limit ≤ 0). With skipFP32 the float pass is left out when as
+// many images were scored before (compare mode re-scores one image set many times); the
+// report keeps the earlier FP32 result.
+func (s *Session) Evaluate(src ptq.Source, limit int, progress ptq.Progress, skipFP32 bool) (rep EvalReport, err error) {
 	defer guard(&err)
-	src, err := s.source(imgs, labels)
-	if err != nil {
-		return EvalReport{}, fmt.Errorf("evaluate: %w", err)
+	if err := need(s.g != nil, "load a model first"); err != nil {
+		return EvalReport{}, err
 	}
-	if labels == nil {
-		return EvalReport{}, fmt.Errorf("evaluate: labels are required")
+	n := src.Len()
+	if limit > 0 {
+		n = min(n, limit)
 	}
-	reuse := len(skipFP32) > 0 && skipFP32[0] && s.fp32 != nil && s.fp32.Images == len(imgs)
-	total := len(imgs)
+	reuse := skipFP32 && s.fp32 != nil && s.fp32.Images == n
+	total := n
 	if s.q != nil && !reuse {
 		total *= 2
 	}
@@ -253,16 +287,17 @@ func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress, sk
 	if reuse {
 		rep.FP32 = s.fp32
 	} else {
-		if rep.FP32, err = ptq.Evaluate(s.g, src, 0, s.batch, nil, step(0)); err != nil {
+		if rep.FP32, err = ptq.Evaluate(s.g, src, n, s.batch, nil, step(0)); err != nil {
 			return EvalReport{}, err
 		}
-		s.fp32, offset = rep.FP32, len(imgs)
+		s.fp32, offset = rep.FP32, n
 	}
 	if s.q != nil {
-		if rep.Quantized, err = ptq.Evaluate(s.q.Graph, src, 0, s.batch, s.q.Hook(), step(offset)); err != nil {
+		if rep.Quantized, err = ptq.Evaluate(s.q.Graph, src, n, s.batch, s.q.Hook(), step(offset)); err != nil {
 			return EvalReport{}, err
 		}
 		rep.Agreement = ptq.Agreement(rep.FP32, rep.Quantized)
+		rep.Agreed, _ = ptq.Agreed(rep.FP32, rep.Quantized)
 		s.lastQuant = rep.Quantized
 	}
 	return rep, nil
@@ -270,9 +305,11 @@ func (s *Session) Evaluate(imgs []Image, labels []int, progress ptq.Progress, sk
 
 // EngineInfo describes the integer engine built from the quantized network.
 type EngineInfo struct {
-	Layers      []engine.LayerInfo `json:"layers"`
-	PackedBytes int                `json:"packed_bytes"`
-	FloatBytes  int                `json:"float_bytes"`
+	Layers []engine.LayerInfo `json:"layers"`
+	// Kernels counts the layers by the kernel that runs them (engine.LayerInfo.Kernel).
+	Kernels     map[string]int `json:"kernels"`
+	PackedBytes int            `json:"packed_bytes"`
+	FloatBytes  int            `json:"float_bytes"`
 	// SIMD tells whether its integer GEMMs run on the WebAssembly SIMD128 kernels.
 	SIMD bool `json:"simd"`
 }
@@ -280,59 +317,52 @@ type EngineInfo struct {
 // EngineReport is the integer engine's result on labelled images.
 type EngineReport struct {
 	Engine *ptq.EvalResult `json:"engine"`
-	// AgreementSimulated is the share of images where the engine predicts the class the
-	// simulated quantized network predicts.
+	// AgreementSimulated is the share of images (AgreedSimulated: how many) where the engine
+	// predicts the class the simulated quantized network predicts.
 	AgreementSimulated float64 `json:"agreement_simulated"`
+	AgreedSimulated    int     `json:"agreed_simulated"`
 	Predicted          []int   `json:"predicted"`
 }
 
-// BuildEngine builds the integer engine (package engine) of the quantized network: packed
-// weights and integer kernels. The ranges of the tensors the plan leaves in float come from
-// imgs (calibration images).
-func (s *Session) BuildEngine(imgs []Image) (info EngineInfo, err error) {
+// BuildEngine builds the integer engine (package engine) of the quantized network from its
+// plan: packed weights and integer kernels. The plan must carry every tensor as codes
+// (ptq.Options.CarryBits).
+func (s *Session) BuildEngine() (info EngineInfo, err error) {
 	defer guard(&err)
-	if s.q == nil {
-		return EngineInfo{}, fmt.Errorf("%w: quantize before building the integer engine", ErrState)
+	if err := need(s.q != nil, "quantize first"); err != nil {
+		return EngineInfo{}, err
 	}
-	src, err := s.source(imgs, nil)
-	if err != nil {
-		return EngineInfo{}, fmt.Errorf("engine: %w", err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.CalibImages = len(imgs)
-	net, err := engine.Build(s.q, src, cfg)
+	net, err := engine.Build(s.q)
 	if err != nil {
 		return EngineInfo{}, err
 	}
 	s.net = net
-	info = EngineInfo{Layers: net.Layers(), SIMD: kernels.SIMD()}
+	info = EngineInfo{Layers: net.Layers(), Kernels: net.KernelCounts(), SIMD: kernels.SIMD()}
 	info.PackedBytes, info.FloatBytes = net.Sizes()
 	return info, nil
 }
 
-// EvaluateEngine runs the integer engine on labelled images, on one thread.
-func (s *Session) EvaluateEngine(imgs []Image, labels []int, progress ptq.Progress) (rep EngineReport, err error) {
+// EvaluateEngine runs the integer engine on the first limit labelled images of src (all for
+// limit ≤ 0), on one thread.
+func (s *Session) EvaluateEngine(src ptq.Source, limit int, progress ptq.Progress) (rep EngineReport, err error) {
 	defer guard(&err)
-	if s.net == nil {
-		return EngineReport{}, fmt.Errorf("%w: build the integer engine first", ErrState)
-	}
-	src, err := s.source(imgs, labels)
-	if err != nil {
-		return EngineReport{}, fmt.Errorf("engine: %w", err)
+	if err := need(s.net != nil, "build the integer engine first"); err != nil {
+		return EngineReport{}, err
 	}
 	in, out := nn.Size(s.g.Input().Shape), nn.Size(s.g.Output().Shape)
-	if rep.Engine, err = ptq.EvaluateFunc(s.net.Forward, in, out, src, 0, s.batch, progress); err != nil {
+	if rep.Engine, err = ptq.EvaluateFunc(s.net.Forward, in, out, src, limit, s.batch, progress); err != nil {
 		return EngineReport{}, err
 	}
 	rep.Predicted = rep.Engine.Predicted
 	sim := s.lastQuant
 	if sim == nil || sim.Images != rep.Engine.Images || !slices.Equal(sim.Labels, rep.Engine.Labels) {
 		// Not the images the simulation last ran on (a pool evaluates in parts): run it here.
-		if sim, err = ptq.Evaluate(s.q.Graph, src, 0, s.batch, s.q.Hook(), nil); err != nil {
+		if sim, err = ptq.Evaluate(s.q.Graph, src, limit, s.batch, s.q.Hook(), nil); err != nil {
 			return EngineReport{}, err
 		}
 	}
 	rep.AgreementSimulated = ptq.Agreement(sim, rep.Engine)
+	rep.AgreedSimulated, _ = ptq.Agreed(sim, rep.Engine)
 	return rep, nil
 }
 
@@ -352,7 +382,7 @@ type Prediction struct {
 // Infer classifies one image with both networks.
 func (s *Session) Infer(img Image, k int) (pred Prediction, err error) {
 	defer guard(&err)
-	src, err := s.source([]Image{img}, nil)
+	src, err := s.Images([]Image{img}, nil)
 	if err != nil {
 		return Prediction{}, fmt.Errorf("infer: %w", err)
 	}
@@ -392,30 +422,26 @@ func (s *Session) ranked(logits []float32, k int) []Class {
 // Export returns the quantized model in fourbit's JSON export format (ptq.ExportFormat).
 func (s *Session) Export() (b []byte, err error) {
 	defer guard(&err)
-	if s.q == nil {
-		return nil, fmt.Errorf("%w: quantize before exporting", ErrState)
-	}
-	e, err := s.q.Export(s.g)
-	if err != nil {
+	if err := need(s.q != nil, "quantize first"); err != nil {
 		return nil, err
 	}
-	return e.Marshal()
+	return s.q.Export().Marshal()
 }
 
 // ExportONNX returns the network as ONNX: the quantized network as a QDQ model when
 // quantized is set (after Quantize), else the float network.
 func (s *Session) ExportONNX(quantized bool) (b []byte, err error) {
 	defer guard(&err)
-	if s.g == nil {
-		return nil, fmt.Errorf("%w: load a model first", ErrState)
+	if err := need(s.g != nil, "load a model first"); err != nil {
+		return nil, err
 	}
 	if !quantized {
 		return onnx.Export(s.g)
 	}
-	if s.q == nil {
-		return nil, fmt.Errorf("%w: quantize before exporting", ErrState)
+	if err := need(s.q != nil, "quantize first"); err != nil {
+		return nil, err
 	}
-	return onnx.ExportQDQ(s.g, s.q)
+	return onnx.ExportQDQ(s.q)
 }
 
 // RowOptions is one row of the paper's table as options.
@@ -441,15 +467,24 @@ func (s *Session) Rows(bits string) ([]RowOptions, error) {
 }
 
 // Debug compares every quantized activation of the current quantization with the float
-// network on the images (ptq.Debug): SQNR, cosine, relative MSE, worst first.
-func (s *Session) Debug(imgs []Image) (errs []ptq.LayerError, err error) {
+// network on the first n images of src (all for n ≤ 0; ptq.Debug): SQNR, cosine, relative
+// MSE, worst injector first.
+func (s *Session) Debug(src ptq.Source, n int) (errs []ptq.LayerError, err error) {
 	defer guard(&err)
-	if s.q == nil {
-		return nil, fmt.Errorf("%w: quantize first", ErrState)
+	if err := need(s.q != nil, "quantize first"); err != nil {
+		return nil, err
 	}
-	src, err := s.source(imgs, nil)
-	if err != nil {
-		return nil, fmt.Errorf("debug: %w", err)
-	}
-	return ptq.Debug(s.g, s.cal, src, s.q.Plan.Options, len(imgs), s.batch)
+	return ptq.Debug(s.g, s.cal, src, s.q.Plan.Options, n, s.batch)
 }
+
+// Graph returns the loaded float network (nil before Load).
+func (s *Session) Graph() *nn.Graph { return s.g }
+
+// Calibration returns the current calibration (nil before Calibrate).
+func (s *Session) Calibration() *ptq.Calibration { return s.cal }
+
+// Quantized returns the current quantized network (nil before Quantize).
+func (s *Session) Quantized() *ptq.Quantized { return s.q }
+
+// Engine returns the integer engine (nil before BuildEngine).
+func (s *Session) Engine() *engine.Net { return s.net }

@@ -46,14 +46,14 @@ func TestSessionMatchesPipeline(t *testing.T) {
 	}
 	calib, _ := folderImages(t, testenv.Asset("cifar10-png/calib"), 128)
 	test, labels := folderImages(t, testenv.Asset("cifar10-png/test"), 100)
-	if _, err := s.Calibrate(calib, nil); err != nil {
+	if _, err := s.Calibrate(images(t, s, calib, nil), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Quantize(ptq.DefaultOptions()); err != nil {
 		t.Fatal(err)
 	}
 	var calls int
-	rep, err := s.Evaluate(test, labels, func(done, total int) { calls++ })
+	rep, err := s.Evaluate(images(t, s, test, labels), 0, func(done, total int) { calls++ }, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +87,28 @@ func TestSessionMatchesPipeline(t *testing.T) {
 		t.Errorf("session top-1 %.2f, pipeline %.2f", rep.Quantized.Top1, res.Top1)
 	}
 
+	// The integer engine from a plan that carries every tensor, on the same images.
+	engineOpts := ptq.DefaultOptions()
+	engineOpts.CarryBits = 8
+	if _, err := s.Quantize(engineOpts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Evaluate(images(t, s, test, labels), 0, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	einfo, err := s.BuildEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	er, err := s.EvaluateEngine(images(t, s, test, labels), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("engine: %v, top-1 %.2f%%, agreement with the simulation %.1f%% (%d of %d)", einfo.Kernels, er.Engine.Top1, er.AgreementSimulated, er.AgreedSimulated, er.Engine.Images)
+	if einfo.Kernels["int32-folded"]+einfo.Kernels["float-input"] != len(einfo.Layers) || er.AgreedSimulated < 99 || er.Engine.Correct1 == 0 {
+		t.Errorf("engine %+v, report %+v", einfo, er)
+	}
+
 	pred, err := s.Infer(test[0], 3)
 	if err != nil || len(pred.FP32) != 3 || len(pred.Quantized) != 3 || pred.FP32[0].Name == "" {
 		t.Errorf("infer: %+v %v", pred, err)
@@ -100,9 +122,37 @@ func TestSessionMatchesPipeline(t *testing.T) {
 	}
 }
 
+// images serves imgs through the session, failing the test on error.
+func images(t *testing.T, s *Session, imgs []Image, labels []int) ptq.Source {
+	t.Helper()
+	src, err := s.Images(imgs, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// calibrateImages is Calibrate on caller images, as the wasm adapter calls it.
+func calibrateImages(s *Session, imgs []Image) error {
+	src, err := s.Images(imgs, nil)
+	if err == nil {
+		_, err = s.Calibrate(src, 0, nil)
+	}
+	return err
+}
+
+// evaluateImages is Evaluate on caller images, as the wasm adapter calls it.
+func evaluateImages(s *Session, imgs []Image, labels []int) error {
+	src, err := s.Images(imgs, labels)
+	if err == nil {
+		_, err = s.Evaluate(src, 0, nil, false)
+	}
+	return err
+}
+
 func TestSessionBadInput(t *testing.T) {
 	s := New()
-	if _, err := s.Calibrate([]Image{{Width: 1, Height: 1, RGBA: make([]byte, 4)}}, nil); err == nil {
+	if err := calibrateImages(s, []Image{{Width: 1, Height: 1, RGBA: make([]byte, 4)}}); err == nil {
 		t.Error("calibrate without a model")
 	}
 	model, _ := os.ReadFile(testenv.ResNet20())
@@ -124,12 +174,12 @@ func TestSessionBadInput(t *testing.T) {
 		{{Encoded: []byte("not an image")}},
 		{},
 	} {
-		if _, err := s.Calibrate(bad, nil); err == nil {
+		if err := calibrateImages(s, bad); err == nil {
 			t.Errorf("calibrate on %d bad images accepted", len(bad))
 		}
 	}
 	ok := Image{Width: 40, Height: 20, RGBA: make([]byte, 4*40*20)}
-	if _, err := s.Calibrate([]Image{ok, ok}, nil); err != nil {
+	if err := calibrateImages(s, []Image{ok, ok}); err != nil {
 		t.Fatalf("odd-sized images: %v", err)
 	}
 	bad := ptq.DefaultOptions()
@@ -137,16 +187,20 @@ func TestSessionBadInput(t *testing.T) {
 	if _, err := s.Quantize(bad); err == nil {
 		t.Error("bad options accepted")
 	}
-	if _, err := s.Evaluate([]Image{ok}, []int{12}, nil); err == nil {
+	if err := evaluateImages(s, []Image{ok}, []int{12}); err == nil {
 		t.Error("label out of range accepted")
 	}
-	if _, err := s.Evaluate([]Image{ok}, nil, nil); err == nil {
+	if err := evaluateImages(s, []Image{ok}, nil); err == nil {
 		t.Error("evaluate without labels accepted")
 	}
+
 	if _, err := s.Channel("nope", 0); err == nil {
 		t.Error("channel view before quantize")
 	}
 	if _, err := s.Quantize(ptq.DefaultOptions()); err != nil {
 		t.Errorf("the session is not usable after errors: %v", err)
+	}
+	if _, err := s.BuildEngine(); err == nil || !strings.Contains(err.Error(), "CarryBits") {
+		t.Errorf("integer engine of a plan that leaves the residual Adds in float (the paper's protocol): %v", err)
 	}
 }

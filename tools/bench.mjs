@@ -28,8 +28,8 @@ async function main() {
   await fb.calibrate(calib);
   const defaults = await fb.defaults();
   for (const [name, o] of [['per_channel', {}], ['per_tensor', { a_per_channel: false, pcba_w: false, pcba_a: false }]]) {
-    await fb.quantize({ ...defaults, ...o, res_bits: 8, calib_images: 256 });
-    await fb.buildEngine(calib);
+    await fb.quantize({ ...defaults, ...o, carry_bits: 8, calib_images: 256 });
+    await fb.buildEngine();
     await fb.evaluateEngine(test.slice(0, 50), labels.slice(0, 50)); // past V8's baseline tier
     let best = 0;
     const t0 = performance.now();

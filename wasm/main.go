@@ -17,6 +17,7 @@ import (
 	"syscall/js"
 
 	"fourbit/kernels"
+	"fourbit/ptq"
 	"fourbit/session"
 )
 
@@ -32,19 +33,13 @@ func main() {
 		"evaluate":          func(a []js.Value) (any, error) { return evaluate(s, a) },
 		"infer":             func(a []js.Value) (any, error) { return infer(s, a) },
 		"features":          func([]js.Value) (any, error) { return map[string]bool{"simd": kernels.SIMD()}, nil },
-		"buildEngine": func(a []js.Value) (any, error) {
-			imgs, err := imagesArg(a, 0)
-			if err != nil {
-				return nil, err
-			}
-			return s.BuildEngine(imgs)
-		},
+		"buildEngine":       func([]js.Value) (any, error) { return s.BuildEngine() },
 		"evaluateEngine": func(a []js.Value) (any, error) {
-			imgs, labels, progress, err := labelled(a)
+			src, progress, err := labelled(s, a)
 			if err != nil {
 				return nil, err
 			}
-			return s.EvaluateEngine(imgs, labels, progressOf(progress))
+			return s.EvaluateEngine(src, 0, progressOf(progress))
 		},
 		"channel":  func(a []js.Value) (any, error) { return channel(s, a) },
 		"defaults": func([]js.Value) (any, error) { return defaultOptions(), nil },
@@ -54,11 +49,11 @@ func main() {
 		},
 		"rows": func(a []js.Value) (any, error) { return rows(s, a) },
 		"debug": func(a []js.Value) (any, error) {
-			imgs, err := imagesArg(a, 0)
+			src, err := imagesArg(s, a, 0)
 			if err != nil {
 				return nil, err
 			}
-			return s.Debug(imgs)
+			return s.Debug(src, 0)
 		},
 	}
 	obj := js.Global().Get("Object").New()
@@ -204,17 +199,21 @@ func progressOf(v js.Value) func(done, total int) {
 	return func(done, total int) { v.Invoke(done, total) }
 }
 
-// imagesArg reads argument i as an array of images.
-func imagesArg(args []js.Value, i int) ([]session.Image, error) {
+// imagesArg reads argument i as an array of (unlabelled) images for the session's model.
+func imagesArg(s *session.Session, args []js.Value, i int) (ptq.Source, error) {
 	v, err := arg(args, i, "images")
 	if err != nil {
 		return nil, err
 	}
-	return images(v)
+	imgs, err := images(v)
+	if err != nil {
+		return nil, err
+	}
+	return s.Images(imgs, nil)
 }
 
 func calibrate(s *session.Session, args []js.Value) (any, error) {
-	imgs, err := imagesArg(args, 0)
+	src, err := imagesArg(s, args, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +221,7 @@ func calibrate(s *session.Session, args []js.Value) (any, error) {
 	if len(args) > 1 {
 		progress = args[1]
 	}
-	return s.Calibrate(imgs, progressOf(progress))
+	return s.Calibrate(src, 0, progressOf(progress))
 }
 
 func quantize(s *session.Session, args []js.Value) (any, error) {
@@ -238,39 +237,45 @@ func quantize(s *session.Session, args []js.Value) (any, error) {
 	return s.Quantize(opts)
 }
 
-// labelled reads (images, labels, progress) arguments.
-func labelled(args []js.Value) (imgs []session.Image, labels []int, progress js.Value, err error) {
-	if imgs, err = imagesArg(args, 0); err != nil {
-		return nil, nil, progress, err
+// labelled reads (images, labels, progress) arguments as a labelled source.
+func labelled(s *session.Session, args []js.Value) (src ptq.Source, progress js.Value, err error) {
+	v, err := arg(args, 0, "images")
+	if err != nil {
+		return nil, progress, err
+	}
+	imgs, err := images(v)
+	if err != nil {
+		return nil, progress, err
 	}
 	lv, err := arg(args, 1, "labels")
 	if err != nil {
-		return nil, nil, progress, err
+		return nil, progress, err
 	}
 	if lv.Type() != js.TypeObject || lv.Get("length").Type() != js.TypeNumber {
-		return nil, nil, progress, fmt.Errorf("labels must be an array of class indices")
+		return nil, progress, fmt.Errorf("labels must be an array of class indices")
 	}
-	labels = make([]int, lv.Length())
+	labels := make([]int, lv.Length())
 	for i := range labels {
 		x := lv.Index(i)
 		if x.Type() != js.TypeNumber {
-			return nil, nil, progress, fmt.Errorf("label %d is not a number", i)
+			return nil, progress, fmt.Errorf("label %d is not a number", i)
 		}
 		labels[i] = x.Int()
 	}
 	if len(args) > 2 {
 		progress = args[2]
 	}
-	return imgs, labels, progress, nil
+	src, err = s.Images(imgs, labels)
+	return src, progress, err
 }
 
 func evaluate(s *session.Session, args []js.Value) (any, error) {
-	imgs, labels, progress, err := labelled(args)
+	src, progress, err := labelled(s, args)
 	if err != nil {
 		return nil, err
 	}
 	skip := len(args) > 3 && args[3].Type() == js.TypeBoolean && args[3].Bool()
-	return s.Evaluate(imgs, labels, progressOf(progress), skip)
+	return s.Evaluate(src, 0, progressOf(progress), skip)
 }
 
 func infer(s *session.Session, args []js.Value) (any, error) {

@@ -65,7 +65,9 @@ async function busy(fn) {
   } finally {
     state.busy = false;
     $('run').disabled = $('compare').disabled = !state.fb || state.test.length === 0;
-    $('download').disabled = $('download-onnx').disabled = $('debug').disabled = $('engine').disabled = !state.plan;
+    $('download').disabled = $('download-onnx').disabled = $('debug').disabled = !state.plan;
+    // The integer engine runs a plan that carries every tensor as codes.
+    $('engine').disabled = !state.plan || !state.plan.options.carry_bits;
   }
 }
 
@@ -139,6 +141,7 @@ function options() {
     clip: $('clip').value,
     pcba_w: $('pcba_w').checked, pcba_a: $('pcba_a').checked,
     bias_correct: $('bias_correct').value,
+    carry_bits: $('carry').checked ? 8 : 0,
     calib_images: state.calib.length,
     keep: state.keep,
   };
@@ -234,7 +237,7 @@ async function showChannel() {
   const vline = (x, label, color) => ({ type: 'line', label, data: [{ x, y: 0 }, { x, y: top }], borderColor: color, borderDash: [6, 4], pointRadius: 0 });
   const lines = [vline(v.hi, `clip at ${v.hi.toFixed(2)} (used)`, '#c0392b')];
   if (!v.one_sided) lines.push(vline(v.lo, `clip at ${v.lo.toFixed(2)}`, '#c0392b'));
-  const lapHi = v.one_sided ? Math.max(v.mean, 0) + v.alpha_laplace : v.mean + v.alpha_laplace;
+  const lapHi = v.range_laplace[1];
   lines.push(vline(lapHi, `ACIQ Laplace α* → ${lapHi.toFixed(2)}`, '#2471a3'));
   chart('hist-chart', {
     type: 'bar',
@@ -309,6 +312,7 @@ async function compare() {
   for (const [i, row] of rows.entries()) {
     setStatus(`${row.name} (${i + 1}/${rows.length})`);
     row.options.calib_images = state.calib.length;
+    row.options.carry_bits = o.carry_bits;
     state.plan = await state.fb.quantize(row.options);
     const rep = await state.fb.evaluate(state.test, state.labels, progress(`${row.name}`), { skipFP32: i > 0 });
     results.push({ name: row.name, top1: rep.quantized.top1, agreement: rep.agreement, fp32: rep.fp32.top1 });
@@ -332,25 +336,20 @@ async function compare() {
 // where the browser has it) on the evaluation images, on one thread.
 async function runEngine() {
   setStatus('building the integer engine…');
-  // The engine carries residual Adds as 8-bit codes: quantize them so in the simulation too,
-  // so that both compute the same network.
-  if (!state.plan.options.res_bits) state.plan = await state.fb.quantize({ ...state.plan.options, res_bits: 8 });
-  const info = await state.fb.buildEngine(state.calib);
+  const info = await state.fb.buildEngine();
   const rep = await state.fb.evaluateEngine(state.test, state.labels, progress('integer engine'));
   const e = rep.engine;
   $('engine-status').textContent = `Integer engine (${info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
-    `top-1 ${e.top1.toFixed(2)}%, the simulated network's class (residual Adds at 8 bits) on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images, ` +
+    `top-1 ${e.top1.toFixed(2)}%, the simulated network's class on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images, ` +
     `${e.images_per_sec.toFixed(1)} images/s on one thread; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
-    `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.layers);
+    `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.kernels);
   window.fourbitPage.lastEngine = { ...rep, info };
   setStatus('integer engine done');
 }
 
 // kernelSummary says which kernels ran the layers, and why the paper's per-channel
 // activations are the slow path.
-function kernelSummary(layers) {
-  const count = {};
-  for (const l of layers) count[l.kernel] = (count[l.kernel] || 0) + 1;
+function kernelSummary(count) {
   const parts = Object.entries(count).map(([k, n]) => `${n} ${k}`).join(', ');
   const hint = count['int32-folded'] > 1
     ? ' Per-channel activation scales cannot share one integer dot product, so those layers fold the scales into 31-bit weights (int32-folded); with per-tensor activations the convs run the fused 4-bit kernel (qconv), about ten times faster.'

@@ -23,7 +23,6 @@ export function simdImports(state) {
     fourbit_simd: {
       available: () => (state.kernels ? 1 : 0),
       gemm_i32: need('gemm_i32'),
-      gemm_u4: need('gemm_u4'),
       im2col_q: need('im2col_q'),
       gemm_q: need('gemm_q'),
       add_q: need('add_q'),

@@ -14,7 +14,7 @@
 //   const view = await fb.channel('layer1.0.conv1', 0);        // chart data of one channel
 //   const bytes = await fb.exportModel();                      // Uint8Array, the quantized model
 //   const onnx = await fb.exportONNX();                        // Uint8Array, QDQ ONNX model
-//   await fb.buildEngine(calibImages);                         // the integer engine
+//   await fb.buildEngine();                                    // the integer engine (plan with carry_bits)
 //   const eng = await fb.evaluateEngine(images, labels);       // {engine, agreement_simulated, predicted}
 //   const { simd } = await fb.features();                      // WebAssembly SIMD128 kernels in use?
 //
@@ -97,11 +97,9 @@ export class FourBit {
   features() { return this.#call('features', []); }
 
   // buildEngine builds the integer engine (packed weights, integer kernels) of the quantized
-  // network; the images (calibration images) give the ranges of tensors the plan leaves in float.
-  buildEngine(images) {
-    if (!Array.isArray(images)) return reject('buildEngine: images must be an array');
-    return this.#call('buildEngine', [images]);
-  }
+  // network from its plan, which must carry every tensor as codes (options.carry_bits, e.g. 8):
+  // {layers, kernels, packed_bytes, float_bytes, simd}.
+  buildEngine() { return this.#call('buildEngine', []); }
 
   // evaluateEngine runs the integer engine on labelled images, on this module's one thread:
   // {engine: {top1, …, images_per_sec}, agreement_simulated, predicted}.
@@ -187,7 +185,7 @@ export class FourBitPool {
   calibrate(images, onProgress) { return this.#all((m, i) => m.calibrate(images, i === 0 ? onProgress : undefined)); }
   calibrateDataFree() { return this.#all((m) => m.calibrateDataFree()); }
   features() { return this.members[0].features(); }
-  buildEngine(images) { return this.members[0].buildEngine(images); }
+  buildEngine() { return this.members[0].buildEngine(); }
   evaluateEngine(images, labels, onProgress) { return this.members[0].evaluateEngine(images, labels, onProgress); }
   quantize(options) { return this.#all((m) => m.quantize(options)); }
   defaults() { return this.members[0].defaults(); }
@@ -214,18 +212,20 @@ export class FourBitPool {
         if (onProgress) onProgress(done.reduce((a, b) => a + b, 0), totals.reduce((a, b) => a + b, 0));
       }, opts);
     }));
+    // The counts add up exactly; the percentages follow from them.
     const merge = (key) => {
       if (!parts[0][key]) return undefined;
-      const images = parts.reduce((s, p) => s + p[key].images, 0);
-      const count = (field) => parts.reduce((s, p) => s + Math.round((p[key][field] * p[key].images) / 100), 0);
+      const sum = (field) => parts.reduce((s, p) => s + p[key][field], 0);
+      const images = sum('images');
       const seconds = Math.max(...parts.map((p) => p[key].seconds));
-      return { images, top1: (100 * count('top1')) / images, top5: (100 * count('top5')) / images, seconds,
+      return { images, top1_count: sum('top1_count'), top5_count: sum('top5_count'),
+        top1: (100 * sum('top1_count')) / images, top5: (100 * sum('top5_count')) / images, seconds,
         images_per_sec: seconds > 0 ? images / seconds : 0 };
     };
-    const rep = { fp32: merge('fp32'), quantized: merge('quantized'), agreement: 0 };
+    const rep = { fp32: merge('fp32'), quantized: merge('quantized'), agreement: 0, agreed: 0 };
     if (rep.quantized) {
-      const same = parts.reduce((s, p) => s + Math.round((p.agreement * p.fp32.images) / 100), 0);
-      rep.agreement = (100 * same) / rep.fp32.images;
+      rep.agreed = parts.reduce((s, p) => s + p.agreed, 0);
+      rep.agreement = (100 * rep.agreed) / rep.fp32.images;
     }
     return rep;
   }

@@ -8,10 +8,7 @@ import (
 	"runtime"
 	"time"
 
-	"fourbit/dataset"
-	"fourbit/engine"
 	"fourbit/kernels"
-	"fourbit/model"
 	"fourbit/ptq"
 )
 
@@ -89,25 +86,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	intConvs(&out, d, r)
 	out.GemmF32, out.GemmInt4 = gemms(d, r)
-	g, err := model.LoadFile(*modelPath)
-	if err != nil {
-		return err
-	}
-	f, err := dataset.Open(*calibDir, g.Classes, 256)
-	if err != nil {
-		return err
-	}
-	src, err := dataset.NewSource(f, g)
+	s, src, err := open(*modelPath, *calibDir, 256)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	cal, err := ptq.Calibrate(g, src, min(256, src.Len()), 0, nil)
-	if err != nil {
+	if _, err := s.Calibrate(src, min(256, src.Len()), nil); err != nil {
 		return err
 	}
-	q, err := ptq.Quantize(g, cal, ptq.DefaultOptions())
-	if err != nil {
+	if _, err := s.Quantize(ptq.DefaultOptions()); err != nil {
 		return err
 	}
 	out.CalibQuantSecs = time.Since(start).Seconds()
@@ -116,6 +103,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if _, err := src.Load(x, 0, batch); err != nil {
 		return err
 	}
+	g, q := s.Graph(), s.Quantized()
 	t := timeIt(d, func() { g.Forward(x, batch, nil) })
 	out.FP32ImagesSec = batch / t
 	hook := q.Hook()
@@ -123,20 +111,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	out.W4A4ImagesSec = batch / t
 	for _, perTensor := range []bool{false, true} {
 		o := ptq.DefaultOptions()
-		o.ResidualBits = 8
+		o.CarryBits = 8
 		if perTensor {
 			o.ActPerChannel, o.PCBAActs, o.PCBAWeights = false, false, false
 		}
-		q, err := ptq.Quantize(g, cal, o)
-		if err != nil {
+		if _, err := s.Quantize(o); err != nil {
 			return err
 		}
-		cfg := engine.DefaultConfig()
-		cfg.CalibImages = 64
-		net, err := engine.Build(q, src, cfg)
-		if err != nil {
+		if _, err := s.BuildEngine(); err != nil {
 			return err
 		}
+		net := s.Engine()
 		t := batch / timeIt(d, func() { net.Forward(x, batch) })
 		if perTensor {
 			out.EnginePTImgSec = t

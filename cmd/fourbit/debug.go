@@ -8,8 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"fourbit/dataset"
-	"fourbit/nn"
 	"fourbit/ptq"
 )
 
@@ -63,15 +61,6 @@ func (k keepFlag) Set(v string) error {
 	return nil
 }
 
-// evalSource opens a labelled folder for g.
-func evalSource(g *nn.Graph, dir string, limit int) (*dataset.Source, error) {
-	f, err := dataset.Open(dir, g.Classes, limit)
-	if err != nil {
-		return nil, err
-	}
-	return dataset.NewSource(f, g)
-}
-
 func dbString(v *float64) string {
 	if v == nil {
 		return "exact"
@@ -100,23 +89,18 @@ func runDebug(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("--calib is required")}
 	}
 	opts.Keep = keep
-	g, _, err := loadModelAndData(*modelPath, "", 0)
-	if err != nil {
-		return err
-	}
-	cal, err := calibrate(g, *calibDir, opts, stderr)
-	if err != nil {
-		return err
-	}
 	dir := *data
 	if dir == "" {
 		dir = *calibDir
 	}
-	src, err := evalSource(g, dir, *images)
+	s, src, err := open(*modelPath, dir, *images)
 	if err != nil {
 		return err
 	}
-	errs, err := ptq.Debug(g, cal, src, opts, *images, 0)
+	if err := quantizeWith(s, *calibDir, opts, stderr); err != nil {
+		return err
+	}
+	errs, err := s.Debug(src, *images)
 	if err != nil {
 		return err
 	}
@@ -171,14 +155,14 @@ func runSensitivity(args []string, stdout, stderr io.Writer) error {
 		}
 		budgets = append(budgets, b)
 	}
-	g, src, err := loadModelAndData(*modelPath, *data, *limit)
+	s, src, err := open(*modelPath, *data, *limit)
 	if err != nil {
 		return err
 	}
-	cal, err := calibrate(g, *calibDir, opts, stderr)
-	if err != nil {
+	if err := calibrate(s, *calibDir, opts.CalibImages, stderr); err != nil {
 		return err
 	}
+	g, cal := s.Graph(), s.Calibration()
 	sens, fp, err := ptq.LayerSensitivity(g, cal, src, opts, *limit, progressBar(stderr, "sensitivity"))
 	if err != nil {
 		return err

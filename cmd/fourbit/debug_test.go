@@ -104,8 +104,14 @@ func TestQuantizeEngineCommand(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &q); err != nil || q.Engine == nil || q.Engine.Eval == nil {
 		t.Fatalf("output %s: %v", out.String(), err)
 	}
-	if q.Plan.Options.ResidualBits != 8 || q.Engine.Eval.Images != 50 || q.Engine.AgreementSimulated < 98 ||
-		7*q.Engine.PackedBytes > q.Engine.FloatBytes || len(q.Engine.Layers) != 20 {
-		t.Errorf("engine: res bits %d, %+v", q.Plan.Options.ResidualBits, q.Engine)
+	if q.Plan.Options.CarryBits != 8 || q.Engine.Eval.Engine.Images != 50 || q.Engine.Eval.AgreementSimulated < 98 ||
+		7*q.Engine.PackedBytes > q.Engine.FloatBytes || len(q.Engine.Layers) != 20 || q.Engine.Kernels["int32-folded"] != 19 {
+		t.Errorf("engine: carry bits %d, %+v", q.Plan.Options.CarryBits, q.Engine)
+	}
+	// The paper's protocol leaves the residual Adds in float: no integer engine from that plan.
+	out.Reset()
+	errOut.Reset()
+	if code := run(append(args, "--carry-bits", "0"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "CarryBits") {
+		t.Errorf("--engine --carry-bits 0: exit %d, %s", code, errOut.String())
 	}
 }

@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"fourbit/dataset"
 	"fourbit/model"
-	"fourbit/nn"
 	"fourbit/ptq"
+	"fourbit/session"
 )
 
 func init() {
@@ -19,27 +18,24 @@ func init() {
 	register("info", "print a model's graph: layers, shapes, parameters, MACs", runInfo)
 }
 
-// loadModelAndData opens the model and, when dir is not empty, its data set.
-func loadModelAndData(modelPath, dir string, limit int) (*nn.Graph, *dataset.Source, error) {
+// open loads the model into a new session and, when dir is not empty, serves the first
+// limit images of that labelled folder (nil otherwise).
+func open(modelPath, dir string, limit int) (*session.Session, ptq.Source, error) {
 	if modelPath == "" {
 		return nil, nil, usageError{fmt.Errorf("--model is required")}
 	}
-	g, err := model.LoadFileWith(modelPath, model.Options{InputShape: inputShape})
-	if err != nil {
+	s := session.New()
+	if _, err := s.LoadFile(modelPath, model.Options{InputShape: inputShape}); err != nil {
 		return nil, nil, err
 	}
 	if dir == "" {
-		return g, nil, nil
+		return s, nil, nil
 	}
-	f, err := dataset.Open(dir, g.Classes, limit)
+	src, err := s.Folder(dir, limit)
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := dataset.NewSource(f, g)
-	if err != nil {
-		return nil, nil, err
-	}
-	return g, src, nil
+	return s, src, nil
 }
 
 // progressBar draws a one-line progress bar on w (stderr) when it is a terminal-ish writer.
@@ -77,11 +73,10 @@ type evalOutput struct {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--model FILE --data DIR [--limit N] [--batch N] [--json]", stderr)
-	modelPath := fs.String("model", "", "model file (PyTorch checkpoint)")
+	fs := newFlags("eval", "--model FILE --data DIR [--limit N] [--json]", stderr)
+	modelPath := fs.String("model", "", "model file")
 	data := fs.String("data", "", "labelled image folder (one sub-folder per class)")
 	limit := fs.Int("limit", 0, "evaluate only the first N images (classes interleaved)")
-	batch := fs.Int("batch", ptq.DefaultBatch, "images per forward pass")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -89,17 +84,18 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *data == "" {
 		return usageError{fmt.Errorf("--data is required")}
 	}
-	if *limit < 0 || *batch <= 0 || *batch > 4096 {
-		return usageError{fmt.Errorf("--limit must be ≥ 0 and --batch in 1..4096")}
+	if *limit < 0 {
+		return usageError{fmt.Errorf("--limit must be ≥ 0")}
 	}
-	g, src, err := loadModelAndData(*modelPath, *data, *limit)
+	s, src, err := open(*modelPath, *data, *limit)
 	if err != nil {
 		return err
 	}
-	res, err := ptq.Evaluate(g, src, *limit, *batch, nil, progressBar(stderr, "evaluate"))
+	rep, err := s.Evaluate(src, *limit, progressBar(stderr, "evaluate"), false)
 	if err != nil {
 		return err
 	}
+	res := rep.FP32
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -110,30 +106,21 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-type modelInfo struct {
-	Params  int           `json:"params"`
-	MACs    int64         `json:"macs"`
-	Input   []int         `json:"input"`
-	Classes []string      `json:"classes,omitempty"`
-	Nodes   []nn.NodeInfo `json:"nodes"`
-}
-
-func describe(g *nn.Graph) modelInfo {
-	return modelInfo{Params: g.Params(), MACs: g.MACs(), Input: g.Input().Shape, Classes: g.Classes, Nodes: g.Describe()}
-}
-
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("info", "--model FILE [--json]", stderr)
-	modelPath := fs.String("model", "", "model file (PyTorch checkpoint)")
+	modelPath := fs.String("model", "", "model file")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	g, _, err := loadModelAndData(*modelPath, "", 0)
+	s, _, err := open(*modelPath, "", 0)
 	if err != nil {
 		return err
 	}
-	info := describe(g)
+	info, err := s.Info()
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -9,25 +9,14 @@ import (
 	"math"
 	"os"
 
-	"fourbit/dataset"
-	"fourbit/engine"
-	"fourbit/formats/onnx"
 	"fourbit/nn"
 	"fourbit/ptq"
+	"fourbit/session"
 )
 
 func init() {
 	register("export", "write a model as ONNX: float, or quantized (QDQ) when --calib is given", runExport)
 	register("logits", "write the preprocessed images and a network's logits (float, simulated or integer engine) as raw float32 files, for checks against other runtimes", runLogits)
-}
-
-// quantizeFor calibrates g on calibDir and quantizes it with opts.
-func quantizeFor(g *nn.Graph, calibDir string, opts ptq.Options, stderr io.Writer) (*ptq.Quantized, error) {
-	cal, err := calibrate(g, calibDir, opts, stderr)
-	if err != nil {
-		return nil, err
-	}
-	return ptq.Quantize(g, cal, opts)
 }
 
 func runExport(args []string, stdout, stderr io.Writer) error {
@@ -46,20 +35,16 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return usageError{fmt.Errorf("--out is required")}
 	}
-	g, _, err := loadModelAndData(*modelPath, "", 0)
+	s, _, err := open(*modelPath, "", 0)
 	if err != nil {
 		return err
 	}
-	var data []byte
-	if *calibDir == "" {
-		data, err = onnx.Export(g)
-	} else {
-		q, qerr := quantizeFor(g, *calibDir, opts, stderr)
-		if qerr != nil {
-			return qerr
+	if *calibDir != "" {
+		if err := quantizeWith(s, *calibDir, opts, stderr); err != nil {
+			return err
 		}
-		data, err = onnx.ExportQDQ(g, q)
 	}
+	data, err := s.ExportONNX(*calibDir != "")
 	if err != nil {
 		return err
 	}
@@ -68,6 +53,15 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, len(data))
 	return nil
+}
+
+// quantizeWith calibrates s on calibDir and quantizes it with opts.
+func quantizeWith(s *session.Session, calibDir string, opts ptq.Options, stderr io.Writer) error {
+	if err := calibrate(s, calibDir, opts.CalibImages, stderr); err != nil {
+		return err
+	}
+	_, err := s.Quantize(opts)
+	return err
 }
 
 type logitsOutput struct {
@@ -93,17 +87,18 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	of.engine = *useEngine
 	if err := of.finish(); err != nil {
 		return err
 	}
 	if (*dir == "") == (*tensors == "") || *outFile == "" {
 		return usageError{fmt.Errorf("--out and one of --data and --tensors are required")}
 	}
-	g, imgs, err := loadModelAndData(*modelPath, *dir, *limit)
+	s, src, err := open(*modelPath, *dir, *limit)
 	if err != nil {
 		return err
 	}
-	var src ptq.Source = imgs
+	g := s.Graph()
 	if *tensors != "" {
 		if src, err = readTensors(*tensors, nn.Size(g.Input().Shape)); err != nil {
 			return err
@@ -112,31 +107,17 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	forward := func(x []float32, b int) ([]float32, error) { return g.Forward(x, b, nil) }
 	network := "float"
 	if *calibDir != "" {
-		if *useEngine && opts.ResidualBits == 0 {
-			opts.ResidualBits = 8
-		}
-		q, err := quantizeFor(g, *calibDir, opts, stderr)
-		if err != nil {
+		if err := quantizeWith(s, *calibDir, opts, stderr); err != nil {
 			return err
 		}
+		q := s.Quantized()
 		hook := q.Hook()
 		forward, network = func(x []float32, b int) ([]float32, error) { return q.Graph.Forward(x, b, hook) }, "simulated"
 		if *useEngine {
-			f, err := dataset.Open(*calibDir, g.Classes, 0)
-			if err != nil {
+			if _, err := s.BuildEngine(); err != nil {
 				return err
 			}
-			csrc, err := dataset.NewSource(f, g)
-			if err != nil {
-				return err
-			}
-			cfg := engine.DefaultConfig()
-			cfg.CalibImages = opts.CalibImages
-			net, err := engine.Build(q, csrc, cfg)
-			if err != nil {
-				return err
-			}
-			forward, network = net.Forward, "engine"
+			forward, network = s.Engine().Forward, "engine"
 		}
 	}
 	var inW *bufio.Writer

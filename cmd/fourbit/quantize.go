@@ -11,10 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"fourbit/dataset"
-	"fourbit/engine"
-	"fourbit/nn"
 	"fourbit/ptq"
+	"fourbit/session"
 )
 
 func init() {
@@ -28,6 +26,8 @@ type optionFlags struct {
 	pcba                 string
 	wPerTensor, aPerTens bool
 	noHalf, noKeep8      bool
+	carry                int  // --carry-bits; -1 when not given
+	engine               bool // the command builds the integer engine: CarryBits defaults to 8
 }
 
 func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
@@ -44,7 +44,7 @@ func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
 	fs.BoolVar(&f.noHalf, "no-half-range", false, "quantize a ReLU's input two-sided instead of its output over [0, α]")
 	fs.BoolVar(&f.noKeep8, "no-keep-8bit", false, "quantize the first layer's weights and the classifier's output like the rest")
 	fs.IntVar(&o.CalibImages, "calib-images", o.CalibImages, "calibration images")
-	fs.IntVar(&o.ResidualBits, "res-bits", o.ResidualBits, "also quantize residual Add outputs at this width (0: float, the paper's protocol; --engine sets 8)")
+	fs.IntVar(&f.carry, "carry-bits", -1, "also quantize what the paper leaves in float — residual Adds, other ops' outputs — at this width, as the integer engine carries them (0: float, the paper's protocol; default 0, or 8 with --engine)")
 	return f
 }
 
@@ -53,6 +53,12 @@ func (f *optionFlags) finish() error {
 	o := f.o
 	o.WeightPerChannel, o.ActPerChannel = !f.wPerTensor, !f.aPerTens
 	o.HalfRange, o.Keep8Bit = !f.noHalf, !f.noKeep8
+	switch {
+	case f.carry >= 0:
+		o.CarryBits = f.carry
+	case f.engine:
+		o.CarryBits = 8 // the integer engine needs a plan that carries every tensor as codes
+	}
 	o.PCBAWeights, o.PCBAActs = false, false
 	for _, p := range strings.Split(f.pcba, ",") {
 		switch strings.TrimSpace(p) {
@@ -71,23 +77,21 @@ func (f *optionFlags) finish() error {
 	return nil
 }
 
-// calibrate opens the calibration folder of g and calibrates on opts.CalibImages images.
-func calibrate(g *nn.Graph, dir string, opts ptq.Options, stderr io.Writer) (*ptq.Calibration, error) {
+// calibrate calibrates s on n images of dir, or data-free (dir "data-free").
+func calibrate(s *session.Session, dir string, n int, stderr io.Writer) error {
 	if dir == dataFree {
-		return ptq.CalibrateDataFree(g)
+		_, err := s.CalibrateDataFree()
+		return err
 	}
-	f, err := dataset.Open(dir, g.Classes, 0)
+	src, err := s.Folder(dir, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(f.Items) < opts.CalibImages {
-		return nil, fmt.Errorf("calibration folder %s has %d images, %d asked (--calib-images)", dir, len(f.Items), opts.CalibImages)
+	if src.Len() < n {
+		return fmt.Errorf("calibration folder %s has %d images, %d asked (--calib-images)", dir, src.Len(), n)
 	}
-	src, err := dataset.NewSource(f, g)
-	if err != nil {
-		return nil, err
-	}
-	return ptq.Calibrate(g, src, opts.CalibImages, 0, progressBar(stderr, "calibrate"))
+	_, err = s.Calibrate(src, n, progressBar(stderr, "calibrate"))
+	return err
 }
 
 // dataFree as the calibration folder calibrates without images, from the batch norms'
@@ -95,23 +99,17 @@ func calibrate(g *nn.Graph, dir string, opts ptq.Options, stderr io.Writer) (*pt
 const dataFree = "data-free"
 
 type quantizeOutput struct {
-	Model     string          `json:"model"`
-	Plan      *ptq.Plan       `json:"plan"`
-	FP32      *ptq.EvalResult `json:"fp32,omitempty"`
-	Quantized *ptq.EvalResult `json:"quantized,omitempty"`
-	Agreement float64         `json:"agreement,omitempty"`
-	Engine    *engineOutput   `json:"engine,omitempty"`
+	Model string    `json:"model"`
+	Plan  *ptq.Plan `json:"plan"`
+	*session.EvalReport
+	Engine *engineOutput `json:"engine,omitempty"`
 }
 
-// engineOutput is the integer engine's result beside the simulation's.
+// engineOutput is the integer engine and, given test images, its result beside the
+// simulation's.
 type engineOutput struct {
-	Eval *ptq.EvalResult `json:"eval,omitempty"`
-	// AgreementSimulated is the share of images on which the engine predicts the class the
-	// simulated network predicts.
-	AgreementSimulated float64            `json:"agreement_simulated,omitempty"`
-	PackedBytes        int                `json:"packed_bytes"`
-	FloatBytes         int                `json:"float_bytes"`
-	Layers             []engine.LayerInfo `json:"layers"`
+	session.EngineInfo
+	Eval *session.EngineReport `json:"eval,omitempty"`
 }
 
 func runQuantize(args []string, stdout, stderr io.Writer) error {
@@ -126,11 +124,12 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	outFile := fs.String("out", "", "write the quantized model to this file (fourbit-quantized/1 JSON)")
 	keep := keepFlag{}
 	fs.Var(keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=a8 (output only), NAME=w8, NAME=float (repeatable; names from fourbit info)")
-	useEngine := fs.Bool("engine", false, "also build the integer engine and evaluate it (packed weights, integer activations) against the simulation")
+	useEngine := fs.Bool("engine", false, "also build the integer engine and evaluate it (packed weights, integer activations) against the simulation; --carry-bits defaults to 8")
 	budget := fs.Float64("budget", 0, "automatic mixed precision: raise the most sensitive layers to 8 bits within this mean weight width (needs --data)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	of.engine = *useEngine
 	if err := of.finish(); err != nil {
 		return err
 	}
@@ -141,36 +140,28 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("--budget needs --data (sensitivity is measured on it) and a value in 1..8")}
 	}
 	opts.Keep = keep
-	if *useEngine && opts.ResidualBits == 0 {
-		opts.ResidualBits = 8 // the engine carries residual Adds as 8-bit codes; simulate the same
-	}
-	g, src, err := loadModelAndData(*modelPath, *data, *limit)
+	s, test, err := open(*modelPath, *data, *limit)
 	if err != nil {
 		return err
 	}
-	cal, err := calibrate(g, *calibDir, opts, stderr)
-	if err != nil {
+	if err := calibrate(s, *calibDir, opts.CalibImages, stderr); err != nil {
 		return err
 	}
 	if *budget != 0 {
-		sens, _, err := ptq.LayerSensitivity(g, cal, src, opts, *limit, progressBar(stderr, "sensitivity"))
+		sens, _, err := ptq.LayerSensitivity(s.Graph(), s.Calibration(), test, opts, *limit, progressBar(stderr, "sensitivity"))
 		if err != nil {
 			return err
 		}
 		var raised []string
-		opts, _, raised = ptq.RaiseWithin(g, opts, sens, *budget)
+		opts, _, raised = ptq.RaiseWithin(s.Graph(), opts, sens, *budget)
 		fmt.Fprintf(stderr, "budget %.2f bits: layers raised to 8 bits: %s\n", *budget, strings.Join(raised, ", "))
 	}
-	q, err := ptq.Quantize(g, cal, opts)
-	if err != nil {
+	out := quantizeOutput{Model: filepath.Base(*modelPath)}
+	if out.Plan, err = s.Quantize(opts); err != nil {
 		return err
 	}
 	if *outFile != "" {
-		e, err := q.Export(g)
-		if err != nil {
-			return err
-		}
-		b, err := e.Marshal()
+		b, err := s.Export()
 		if err != nil {
 			return err
 		}
@@ -178,76 +169,46 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	out := quantizeOutput{Model: filepath.Base(*modelPath), Plan: q.Plan}
-	if src != nil {
-		if out.FP32, err = ptq.Evaluate(g, src, *limit, 0, nil, progressBar(stderr, "FP32")); err != nil {
+	if test != nil {
+		rep, err := s.Evaluate(test, *limit, progressBar(stderr, "evaluate"), false)
+		if err != nil {
 			return err
 		}
-		if out.Quantized, err = ptq.Evaluate(q.Graph, src, *limit, 0, q.Hook(), progressBar(stderr, "quantized")); err != nil {
-			return err
-		}
-		out.Agreement = ptq.Agreement(out.FP32, out.Quantized)
+		out.EvalReport = &rep
 	}
 	if *useEngine {
-		if out.Engine, err = runEngine(g, q, *calibDir, opts, src, *limit, out.Quantized, stderr); err != nil {
+		e := &engineOutput{}
+		if e.EngineInfo, err = s.BuildEngine(); err != nil {
 			return err
 		}
+		if test != nil {
+			rep, err := s.EvaluateEngine(test, *limit, progressBar(stderr, "integer"))
+			if err != nil {
+				return err
+			}
+			e.Eval = &rep
+		}
+		out.Engine = e
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	printReport(stdout, q.Plan)
-	if src != nil {
+	printReport(stdout, out.Plan)
+	if r := out.EvalReport; r != nil {
 		fmt.Fprintf(stdout, "\nFP32 top-1 %.2f%%, W%dA%d top-1 %.2f%% (agreement with FP32 %.1f%%) on %d images\n",
-			out.FP32.Top1, opts.WeightBits, opts.ActBits, out.Quantized.Top1, out.Agreement, out.Quantized.Images)
+			r.FP32.Top1, opts.WeightBits, opts.ActBits, r.Quantized.Top1, r.Agreement, r.Quantized.Images)
 	}
 	if e := out.Engine; e != nil {
-		kinds := map[string]int{}
-		for _, l := range e.Layers {
-			kinds[l.Kernel]++
-		}
 		fmt.Fprintf(stdout, "integer engine: weights %d bytes packed vs %d fp32 (1/%.2f); layers by kernel %v\n",
-			e.PackedBytes, e.FloatBytes, float64(e.FloatBytes)/float64(e.PackedBytes), kinds)
-		if e.Eval != nil {
+			e.PackedBytes, e.FloatBytes, float64(e.FloatBytes)/float64(e.PackedBytes), e.Kernels)
+		if r := e.Eval; r != nil {
 			fmt.Fprintf(stdout, "integer engine top-1 %.2f%% (agreement with the simulation %.2f%%) on %d images, %.1f images/s\n",
-				e.Eval.Top1, e.AgreementSimulated, e.Eval.Images, e.Eval.ImagesPerSec)
+				r.Engine.Top1, r.AgreementSimulated, r.Engine.Images, r.Engine.ImagesPerSec)
 		}
 	}
 	return nil
-}
-
-// runEngine builds the integer engine of q (calibration ranges from calibDir) and, given a
-// test set, evaluates it and compares it with the simulation's result sim.
-func runEngine(g *nn.Graph, q *ptq.Quantized, calibDir string, opts ptq.Options, src ptq.Source, limit int, sim *ptq.EvalResult, stderr io.Writer) (*engineOutput, error) {
-	f, err := dataset.Open(calibDir, g.Classes, 0)
-	if err != nil {
-		return nil, err
-	}
-	csrc, err := dataset.NewSource(f, g)
-	if err != nil {
-		return nil, err
-	}
-	cfg := engine.DefaultConfig()
-	cfg.CalibImages = opts.CalibImages
-	net, err := engine.Build(q, csrc, cfg)
-	if err != nil {
-		return nil, err
-	}
-	out := &engineOutput{Layers: net.Layers()}
-	out.PackedBytes, out.FloatBytes = net.Sizes()
-	if src == nil {
-		return out, nil
-	}
-	out.Eval, err = ptq.EvaluateFunc(net.Forward, nn.Size(g.Input().Shape), nn.Size(g.Output().Shape), src, limit, 0, progressBar(stderr, "integer"))
-	if err != nil {
-		return nil, err
-	}
-	if sim != nil {
-		out.AgreementSimulated = ptq.Agreement(sim, out.Eval)
-	}
-	return out, nil
 }
 
 // printReport prints the per-layer table of a plan.
@@ -341,12 +302,11 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		g, src, err := loadModelAndData(path, *data, *limit)
+		s, src, err := open(path, *data, *limit)
 		if err != nil {
 			return err
 		}
-		cal, err := calibrate(g, *calibDir, opts, stderr)
-		if err != nil {
+		if err := calibrate(s, *calibDir, opts.CalibImages, stderr); err != nil {
 			return err
 		}
 		var progress func(int, int, string)
@@ -356,7 +316,7 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stderr, " %-24s", what)
 			}
 		}
-		t, err := ptq.RunTable(g, cal, src, opts, bitList, rowList, *limit, progress)
+		t, err := ptq.RunTable(s.Graph(), s.Calibration(), src, opts, bitList, rowList, *limit, progress)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

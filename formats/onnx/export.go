@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"fourbit/nn"
-	"fourbit/ptq"
+	"fourbit/quant"
 )
 
 // ExportOpset is the opset of the models fourbit writes: the first with per-axis
@@ -149,24 +149,29 @@ func valueInfoBytes(name string, dims []int64, batchParam string) []byte {
 	return appendBytes(b, 2, typ)
 }
 
-// quantizers of an export: weight plans and activation quantizers by node name.
-type qdq struct {
-	q *ptq.Quantized
+// Quantization is what ExportQDQ writes of a quantized network (*ptq.Quantized implements
+// it): the simulated network, per layer its weights as quant.WeightRow (codes, quantizer,
+// bias correction), and per node the quantizers of the activation at its output. nil means
+// float.
+type Quantization interface {
+	Network() *nn.Graph
+	WeightRows(n *nn.Node) []quant.WeightRow
+	Activation(n *nn.Node) []quant.Quantizer
 }
 
 // Export writes g as a float ONNX model (opset 13). Its preprocessing and class names go into
 // the model's metadata, which Read restores.
 func Export(g *nn.Graph) ([]byte, error) { return export(g, nil) }
 
-// ExportQDQ writes the quantized network q (made from g) as a QDQ ONNX model: every
-// quantized weight tensor is stored as uint8 codes with per-output-channel scale and zero point
-// and dequantized by DequantizeLinear (followed by bias correction's per-channel gain and
+// ExportQDQ writes the quantized network q as a QDQ ONNX model: every quantized weight
+// tensor is stored as uint8 codes with per-output-channel scale and zero point and
+// dequantized by DequantizeLinear (followed by bias correction's per-channel gain and
 // offset, when it changed anything), and every quantized activation passes through its
 // clipping range (Max/Min, per channel), QuantizeLinear and DequantizeLinear. ONNX Runtime
 // then computes in float what fourbit's simulation computes.
-func ExportQDQ(g *nn.Graph, q *ptq.Quantized) ([]byte, error) { return export(q.Graph, &qdq{q: q}) }
+func ExportQDQ(q Quantization) ([]byte, error) { return export(q.Network(), q) }
 
-func export(g *nn.Graph, qz *qdq) ([]byte, error) {
+func export(g *nn.Graph, qz Quantization) ([]byte, error) {
 	w := &writer{}
 	in := g.Input()
 	if len(in.Shape) != 3 {
@@ -209,12 +214,11 @@ func export(g *nn.Graph, qz *qdq) ([]byte, error) {
 
 // emit writes the nodes of one graph node; its output value is named after the node (after
 // the activation's QDQ chain when it is quantized).
-func (w *writer) emit(n *nn.Node, qz *qdq) error {
+func (w *writer) emit(n *nn.Node, qz Quantization) error {
 	out := n.Name
-	var ap *ptq.ActPlan
+	var act []quant.Quantizer
 	if qz != nil {
-		if a, ok := qz.q.Act(n.Name); ok {
-			ap = a
+		if act = qz.Activation(n); act != nil {
 			out = n.Name + ".f"
 		}
 	}
@@ -299,8 +303,8 @@ func (w *writer) emit(n *nn.Node, qz *qdq) error {
 	default:
 		return fmt.Errorf("no ONNX form for %s", n.Op.Kind())
 	}
-	if ap != nil {
-		return w.quantizeAct(n, out, ap)
+	if act != nil {
+		return w.quantizeAct(n, out, act)
 	}
 	return nil
 }
@@ -320,33 +324,31 @@ func broadcastDims(n int, shape []int) []int64 {
 
 // weights writes a layer's weight tensor: float, or as codes with DequantizeLinear (and bias
 // correction's per-row gain and offset) when qz holds its plan. It returns the value name.
-func (w *writer) weights(n *nn.Node, fw []float32, dims []int64, qz *qdq) (string, error) {
+func (w *writer) weights(n *nn.Node, fw []float32, dims []int64, qz Quantization) (string, error) {
 	name := n.Name + ".weight"
-	if qz == nil {
-		return w.initF32(name, dims, fw), nil
+	var rows []quant.WeightRow
+	if qz != nil {
+		rows = qz.WeightRows(n)
 	}
-	wp, ok := qz.q.Weights(n.Name)
-	if !ok {
-		return w.initF32(name, dims, fw), nil // kept in float
+	if rows == nil {
+		return w.initF32(name, dims, fw), nil // float
 	}
-	rows := int(dims[0])
-	qs := wp.Quantizers()
-	codes := wp.Codes()
-	scale, zero := make([]float32, rows), make([]uint8, rows)
-	gain, offset := make([]float32, rows), make([]float32, rows)
+	scale, zero := make([]float32, len(rows)), make([]uint8, len(rows))
+	gain, offset := make([]float32, len(rows)), make([]float32, len(rows))
+	codes := make([]uint8, 0, len(fw))
 	corrected := false
-	for o := 0; o < rows; o++ {
-		qo := qs[min(o, len(qs)-1)]
-		scale[o], zero[o] = float32(qo.Scale), uint8(qo.Zero)
-		if qo.Scale == 0 {
+	for o, r := range rows {
+		codes = append(codes, r.Codes...)
+		scale[o], zero[o] = float32(r.Q.Scale), uint8(r.Q.Zero)
+		if r.Q.Scale == 0 {
 			scale[o], zero[o] = 1, 0
 		}
-		gain[o] = float32(wp.Scale[o])
-		offset[o] = float32((1-wp.Scale[o])*wp.MeanQuant[o] + wp.Shift[o])
+		gain[o], offset[o] = float32(r.Gain), float32(r.Offset)
 		corrected = corrected || gain[o] != 1 || offset[o] != 0
 	}
+	rowsN := len(rows)
 	w.initU8(name+".codes", dims, codes)
-	w.node("DequantizeLinear", name+".dq", []string{name + ".codes", w.initF32(name+".scale", i64s(rows), scale), w.initU8(name+".zero", i64s(rows), zero)},
+	w.node("DequantizeLinear", name+".dq", []string{name + ".codes", w.initF32(name+".scale", i64s(rowsN), scale), w.initU8(name+".zero", i64s(rowsN), zero)},
 		[]string{name + ".dq"}, aInt("axis", 0))
 	if !corrected {
 		return name + ".dq", nil
@@ -363,8 +365,7 @@ func (w *writer) weights(n *nn.Node, fw []float32, dims []int64, qz *qdq) (strin
 
 // quantizeAct writes the clip → QuantizeLinear → DequantizeLinear chain of an activation from
 // value in to the node's name.
-func (w *writer) quantizeAct(n *nn.Node, in string, ap *ptq.ActPlan) error {
-	qs := ap.Quantizers()
+func (w *writer) quantizeAct(n *nn.Node, in string, qs []quant.Quantizer) error {
 	c := len(qs)
 	lo, hi := make([]float32, c), make([]float32, c)
 	scale, zero := make([]float32, c), make([]uint8, c)

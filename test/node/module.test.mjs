@@ -82,6 +82,8 @@ test('bad input from JavaScript rejects with a message and the next call works',
     await assert.rejects(fb.evaluate([img], [99]), /label/);
     await assert.rejects(fb.infer({ width: 5, height: 5, data: new Uint8Array(3) }), /RGBA bytes/);
     await fb.quantize({});
+    // The paper's protocol leaves the residual Adds in float: no integer engine from that plan.
+    await assert.rejects(fb.buildEngine(), /carry_bits/);
     const pred = await fb.infer({ width: 50, height: 20, data: new Uint8ClampedArray(50 * 20 * 4).fill(200) });
     assert.equal(pred.fp32.length, 3);
     assert.equal(pred.quantized.length, 3);
@@ -120,6 +122,9 @@ test('a pool of two workers evaluates exactly as one module', async () => {
     assert.equal(pool[key].images, one[key].images);
     assert.equal(pool[key].top1, one[key].top1);
     assert.equal(pool[key].top5, one[key].top5);
+    assert.equal(pool[key].top1_count, one[key].top1_count);
+    assert.equal(pool[key].top5_count, one[key].top5_count);
   }
+  assert.equal(pool.agreed, one.agreed);
   assert.equal(pool.agreement, one.agreement);
 });

@@ -43,7 +43,7 @@ test('float export of ResNet-20 runs in ONNX Runtime as in fourbit', async () =>
 
 test('QDQ export of W4A4 ResNet-20 predicts as the integer engine', async () => {
   const model = join(tmp, 'r20-w4a4.onnx');
-  const q = ['--calib', calib, '--res-bits', '8'];
+  const q = ['--calib', calib, '--carry-bits', '8'];
   run('export', '--model', r20, ...q, '--out', model);
   const n = logits(['--model', r20, '--data', testPNG, ...q, '--engine'], join(tmp, 'in.f32'), join(tmp, 'eng.f32'));
   const r = await ortCheck(model, join(tmp, 'in.f32'), join(tmp, 'eng.f32'), n, [3, 32, 32]);

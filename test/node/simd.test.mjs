@@ -23,7 +23,7 @@ function nativeEngine(flags) {
   const tmp = mkdtempSync(join(tmpdir(), 'fourbit-simd-'));
   try {
     const out = JSON.parse(execFileSync(fourbit, ['logits', '--model', model, '--data', testDir, '--calib', calibDir,
-      '--engine', '--res-bits', '8', '--calib-images', String(calibImages), ...flags, '--out', join(tmp, 'y.f32')], { encoding: 'utf8' }));
+      '--engine', '--calib-images', String(calibImages), ...flags, '--out', join(tmp, 'y.f32')], { encoding: 'utf8' }));
     const b = readFileSync(join(tmp, 'y.f32'));
     const y = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
     const classes = out.classes;
@@ -56,8 +56,8 @@ test('the browser module\'s integer engine, with and without SIMD, predicts what
         await fb.load(new Uint8Array(readFileSync(model)));
         await fb.calibrate(calib.images);
         const defaults = await fb.defaults();
-        await fb.quantize({ ...defaults, ...path.options, res_bits: 8, calib_images: calibImages });
-        const info = await fb.buildEngine(calib.images);
+        await fb.quantize({ ...defaults, ...path.options, carry_bits: 8, calib_images: calibImages });
+        const info = await fb.buildEngine();
         assert.equal(info.simd, !noSIMD);
         assert.ok(info.layers.some((l) => l.kernel === path.kernel), `some layer runs ${path.kernel}`);
         const rep = await fb.evaluateEngine(tst.images, tst.labels);
