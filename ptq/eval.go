@@ -2,6 +2,7 @@ package ptq
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"fourbit/nn"
@@ -22,11 +23,14 @@ const DefaultBatch = 50
 
 // EvalResult is the accuracy of a network on a labelled image set.
 type EvalResult struct {
-	Images       int     `json:"images"`
-	Top1         float64 `json:"top1"`       // percent
-	Top5         float64 `json:"top5"`       // percent
-	Correct1     int     `json:"top1_count"` // images with the label first
-	Correct5     int     `json:"top5_count"` // images with the label among the first five
+	Images   int     `json:"images"`
+	Top1     float64 `json:"top1"`       // percent
+	Top5     float64 `json:"top5"`       // percent
+	Correct1 int     `json:"top1_count"` // images with the label first
+	Correct5 int     `json:"top5_count"` // images with the label among the first five
+	// Top1StdErr is the standard error of Top1 on this many images, √(p(1−p)/n), in points:
+	// differences smaller than about twice it are not told apart by these images.
+	Top1StdErr   float64 `json:"top1_stderr"`
 	Seconds      float64 `json:"seconds"`
 	ImagesPerSec float64 `json:"images_per_sec"`
 	// Predicted holds each image's top-1 class, to compare two networks image by image.
@@ -95,14 +99,32 @@ func EvaluateFunc(forward ForwardFunc, per, classes int, src Source, limit, batc
 	if err != nil {
 		return nil, err
 	}
-	res.Correct1, res.Correct5 = top1, top5
-	res.Top1 = 100 * float64(top1) / float64(n)
-	res.Top5 = 100 * float64(top5) / float64(n)
+	res.Score(top1, top5)
 	res.Seconds = busy.Seconds()
 	if res.Seconds > 0 {
 		res.ImagesPerSec = float64(n) / res.Seconds
 	}
 	return res, nil
+}
+
+// Score sets the result's counts of images with the label first (correct1) and among the
+// first five (correct5), and the percentages and standard error that follow from them.
+func (r *EvalResult) Score(correct1, correct5 int) {
+	r.Correct1, r.Correct5 = correct1, correct5
+	if r.Images <= 0 {
+		return
+	}
+	n := float64(r.Images)
+	r.Top1, r.Top5 = 100*float64(correct1)/n, 100*float64(correct5)/n
+	p := float64(correct1) / n
+	r.Top1StdErr = 100 * math.Sqrt(p*(1-p)/n)
+}
+
+// Collapsed reports whether a quantized network q has lost what the float network fp
+// predicts: it keeps less than half of FP32's top-1 and gives FP32's class on fewer than half
+// of the images (agreed of them).
+func Collapsed(fp, q *EvalResult, agreed int) bool {
+	return fp.Images > 0 && 2*q.Correct1 < fp.Correct1 && 2*agreed < fp.Images
 }
 
 // batches loads images [0, n) of src batch by batch into one reused buffer (per values an

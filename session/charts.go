@@ -1,9 +1,12 @@
 package session
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
+	"fourbit/ptq"
 	"fourbit/quant"
 )
 
@@ -61,10 +64,20 @@ type ChannelView struct {
 	WeightMean  []float64 `json:"weight_mean_float"`
 	WeightQuant []float64 `json:"weight_mean_quant"`     // before bias correction
 	WeightFixed []float64 `json:"weight_mean_corrected"` // after
+	// Dead says PCBA gave this channel 0 bits (or it never varied): every value becomes 0.
+	Dead bool `json:"dead"`
+	// Clip is the plan's clipping method; PerTensor says the range used is the whole tensor's
+	// (one quantizer for every channel), not this channel's.
+	Clip      string `json:"clip"`
+	PerTensor bool   `json:"per_tensor"`
+	// FitBeforeReLU says the priors were fitted to the layer's output before its fused ReLU
+	// (ACIQ's one-sided rule clips [0, max(μ, 0) + α]).
+	FitBeforeReLU bool `json:"fit_before_relu"`
 }
 
 // Channel returns the chart data of one channel of the activation produced by layer (a node
-// name from the plan). It needs a calibration and a quantization.
+// name from the plan); channel −1 picks a representative one (Representative). It needs a
+// calibration and a quantization.
 func (s *Session) Channel(layer string, channel int) (v ChannelView, err error) {
 	defer guard(&err)
 	if s.q == nil {
@@ -75,6 +88,9 @@ func (s *Session) Channel(layer string, channel int) (v ChannelView, err error) 
 			continue
 		}
 		st := s.cal.Stats[a.Quantized]
+		if channel == -1 {
+			channel = representative(&a, st.PerChannel)
+		}
 		if channel < 0 || channel >= len(st.PerChannel) {
 			return v, fmt.Errorf("channel %d outside 0..%d", channel, len(st.PerChannel)-1)
 		}
@@ -89,7 +105,9 @@ func (s *Session) Channel(layer string, channel int) (v ChannelView, err error) 
 		}
 		v = ChannelView{Layer: layer, Node: a.Quantized, Channel: channel, Channels: len(st.PerChannel), OneSided: a.OneSided,
 			Mean: fit.Mean, B: fit.B, Sigma: fit.Sigma, Min: sum.Min, Max: sum.Max,
-			Bits: a.Bits[bc], Lo: a.Lo[bc], Hi: a.Hi[bc], ChannelBits: a.Bits}
+			Bits: a.Bits[bc], Lo: a.Lo[bc], Hi: a.Hi[bc], ChannelBits: a.Bits,
+			Clip: s.q.Plan.Options.Clip, PerTensor: !a.PerChannel, FitBeforeReLU: a.OneSided}
+		v.Dead = v.Bits == 0 || !(sum.Max > sum.Min)
 		v.Edges, v.Counts = coarse(sum.Hist, 64)
 		for i := range v.Counts {
 			x := (v.Edges[i] + v.Edges[i+1]) / 2
@@ -122,6 +140,22 @@ func (s *Session) Channel(layer string, channel int) (v ChannelView, err error) 
 		return v, nil
 	}
 	return v, fmt.Errorf("no quantized activation after layer %q", layer)
+}
+
+// representative returns a live channel of activation a (more than 0 bits, values that vary)
+// whose spread is the median of the live channels': the one the page opens on.
+func representative(a *ptq.ActPlan, sums []quant.Summary) int {
+	var live []int
+	for c, sum := range sums {
+		if b := a.Bits[min(c, len(a.Bits)-1)]; b > 0 && sum.Max > sum.Min {
+			live = append(live, c)
+		}
+	}
+	if len(live) == 0 {
+		return 0
+	}
+	slices.SortStableFunc(live, func(i, j int) int { return cmp.Compare(sums[i].Sigma, sums[j].Sigma) })
+	return live[len(live)/2]
 }
 
 // coarse merges a histogram into at most n bins over its occupied range, as a density.

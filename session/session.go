@@ -257,6 +257,29 @@ type EvalReport struct {
 	Agreement float64         `json:"agreement"`
 	// Agreed is how many images the two networks give the same class (Agreement in %).
 	Agreed int `json:"agreed"`
+	// CalibImages is how many images the quantization was calibrated on (0: data-free).
+	CalibImages int `json:"calib_images"`
+	// Collapsed says the quantized network has lost the float network's predictions
+	// (ptq.Collapsed): less than half of FP32's top-1, FP32's class on fewer than half of the
+	// images.
+	Collapsed bool `json:"collapsed"`
+}
+
+// Judge fills a report's figures from its counts — each result's percentages and standard
+// error, the agreement, whether the quantized network collapsed — and returns it.
+// FourBitPool sends here the counts it merged from its workers, so that one rule makes every
+// figure.
+func Judge(rep EvalReport) EvalReport {
+	for _, r := range []*ptq.EvalResult{rep.FP32, rep.Quantized} {
+		if r != nil {
+			r.Score(r.Correct1, r.Correct5)
+		}
+	}
+	if rep.FP32 != nil && rep.Quantized != nil && rep.FP32.Images > 0 {
+		rep.Agreement = 100 * float64(rep.Agreed) / float64(rep.FP32.Images)
+		rep.Collapsed = ptq.Collapsed(rep.FP32, rep.Quantized, rep.Agreed)
+	}
+	return rep
 }
 
 // Evaluate scores the float network and, if one was made, the quantized network on the first
@@ -296,11 +319,11 @@ func (s *Session) Evaluate(src ptq.Source, limit int, progress ptq.Progress, ski
 		if rep.Quantized, err = ptq.Evaluate(s.q.Graph, src, n, s.batch, s.q.Hook(), step(offset)); err != nil {
 			return EvalReport{}, err
 		}
-		rep.Agreement = ptq.Agreement(rep.FP32, rep.Quantized)
 		rep.Agreed, _ = ptq.Agreed(rep.FP32, rep.Quantized)
+		rep.CalibImages = s.cal.Images
 		s.lastQuant = rep.Quantized
 	}
-	return rep, nil
+	return Judge(rep), nil
 }
 
 // EngineInfo describes the integer engine built from the quantized network.

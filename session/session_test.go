@@ -120,6 +120,27 @@ func TestSessionMatchesPipeline(t *testing.T) {
 	if !v.OneSided || len(v.Counts) == 0 || len(v.Edges) != len(v.Counts)+1 || len(v.MSEAnalytic) != 40 || v.Hi <= 0 || len(v.WeightFixed) != 16 {
 		t.Errorf("channel view %+v", v)
 	}
+	// Every layer opens on a live channel (-1: the session picks one); a channel PCBA gave 0
+	// bits is said to be dead.
+	for _, w := range s.q.Plan.Weights {
+		if w.Layer == "linear" {
+			continue
+		}
+		v, err := s.Channel(w.Layer, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Dead || v.Bits == 0 {
+			t.Errorf("%s opens on channel %d with %d bits (dead %v)", w.Layer, v.Channel, v.Bits, v.Dead)
+		}
+		for c, b := range v.ChannelBits {
+			if b == 0 {
+				if d, _ := s.Channel(w.Layer, c); !d.Dead {
+					t.Errorf("%s channel %d has 0 bits but is not called dead", w.Layer, c)
+				}
+			}
+		}
+	}
 }
 
 // images serves imgs through the session, failing the test on error.

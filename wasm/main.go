@@ -48,6 +48,31 @@ func main() {
 			return s.ExportONNX(len(a) == 0 || a[0].Type() != js.TypeBoolean || a[0].Bool())
 		},
 		"rows": func(a []js.Value) (any, error) { return rows(s, a) },
+		"questions": func(a []js.Value) (any, error) {
+			opts := defaultOptions()
+			if len(a) < 1 || a[0].Type() != js.TypeString {
+				return nil, fmt.Errorf("questions takes the options as a JSON string (fourbit.js does this)")
+			}
+			if err := decodeOptions(a[0].String(), &opts); err != nil {
+				return nil, err
+			}
+			src, progress, err := labelled(s, a[1:])
+			if err != nil {
+				return nil, err
+			}
+			return s.Questions(opts, src, 0, progressOf(progress))
+		},
+		"judge": func(a []js.Value) (any, error) {
+			v, err := arg(a, 0, "report")
+			if err != nil || v.Type() != js.TypeString {
+				return nil, fmt.Errorf("judge takes a report as a JSON string (fourbit.js does this)")
+			}
+			var rep session.EvalReport
+			if err := json.Unmarshal([]byte(v.String()), &rep); err != nil {
+				return nil, fmt.Errorf("report: %w", err)
+			}
+			return session.Judge(rep), nil
+		},
 		"debug": func(a []js.Value) (any, error) {
 			src, err := imagesArg(s, a, 0)
 			if err != nil {

@@ -51,12 +51,25 @@ async function fetchBytes(url) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-// busy disables the buttons while a job runs and reports any error on the page.
-async function busy(fn) {
-  if (state.busy) return;
+// busy runs jobs one at a time, in the order asked: a job asked for while another runs waits
+// its turn (a click on a button that also ends an edit of the channel field must not be
+// lost), and a job already waiting is not queued twice. Buttons stay enabled while a job runs
+// — a disabled button would swallow that click — and any error is reported on the page.
+function busy(fn) {
+  state.pending = state.pending || new Set();
+  if (state.pending.has(fn)) return state.queue;
+  state.pending.add(fn);
+  state.queue = (state.queue || Promise.resolve()).then(() => {
+    state.pending.delete(fn);
+    return job(fn);
+  });
+  return state.queue;
+}
+
+async function job(fn) {
   state.busy = true;
+  document.body.classList.add('working');
   clearError();
-  for (const id of ['run', 'compare', 'download', 'download-onnx', 'debug', 'engine']) $(id).disabled = true;
   try {
     await fn();
   } catch (e) {
@@ -64,8 +77,9 @@ async function busy(fn) {
     setStatus('stopped: ' + ((e && e.message) || e).split('\n')[0]);
   } finally {
     state.busy = false;
+    document.body.classList.remove('working');
     $('run').disabled = $('compare').disabled = !state.fb || state.test.length === 0;
-    $('download').disabled = $('download-onnx').disabled = $('debug').disabled = !state.plan;
+    $('download').disabled = $('download-onnx').disabled = $('debug').disabled = $('ask').disabled = !state.plan;
     // The integer engine runs a plan that carries every tensor as codes.
     $('engine').disabled = !state.plan || !state.plan.options.carry_bits;
   }
@@ -158,6 +172,13 @@ async function calibrateOnce() {
   state.calibrated = true;
 }
 
+// describeRun says what a result rests on: how many images, the calibration, the standard
+// error of top-1 on that many images.
+function describeRun(rep) {
+  const calib = rep.calib_images ? `calibrated on ${rep.calib_images} images` : 'calibrated data-free (batch-norm statistics)';
+  return `${rep.fp32.images} test images, ${calib}; ± is one standard error of top-1 on ${rep.fp32.images} images`;
+}
+
 async function run() {
   const t0 = performance.now();
   await calibrateOnce();
@@ -167,29 +188,66 @@ async function run() {
   const rep = await state.fb.evaluate(state.test, state.labels, progress('evaluating FP32 and quantized'));
   const seconds = (performance.now() - t0) / 1000;
   const o = state.plan.options;
-  $('summary').textContent = `FP32 top-1 ${rep.fp32.top1.toFixed(2)}%  →  W${o.wbits}A${o.abits} top-1 ` +
-    `${rep.quantized.top1.toFixed(2)}% (the same prediction as FP32 on ${rep.agreement.toFixed(1)}% of ` +
-    `${rep.fp32.images} images). ${seconds.toFixed(1)} s.`;
+  $('summary').textContent = `FP32 top-1 ${rep.fp32.top1.toFixed(2)}% ± ${rep.fp32.top1_stderr.toFixed(2)}  →  W${o.wbits}A${o.abits} top-1 ` +
+    `${rep.quantized.top1.toFixed(2)}% ± ${rep.quantized.top1_stderr.toFixed(2)} (the same prediction as FP32 on ${rep.agreement.toFixed(1)}% of ` +
+    `${rep.fp32.images} images: ${rep.agreed}). ${seconds.toFixed(1)} s.`;
+  $('run-basis').textContent = describeRun(rep) + '.';
   $('summary').dataset.fp32 = rep.fp32.top1;
   $('summary').dataset.quantized = rep.quantized.top1;
   setStatus(`done in ${seconds.toFixed(1)} s`);
-  window.fourbitPage.lastRun = { fp32: rep.fp32.top1, quantized: rep.quantized.top1, agreement: rep.agreement, seconds, options: o };
+  window.fourbitPage.lastRun = { fp32: rep.fp32.top1, quantized: rep.quantized.top1, agreement: rep.agreement, seconds, options: o, report: rep };
   $('compare-box').hidden = true;
   showLayers(state.plan);
   $('results').hidden = false;
   $('pictures').hidden = false;
-  await showChannel();
+  $('questions').hidden = false;
+  await showChannel(-1);
+  await explainCollapse(rep);
+}
+
+// explainCollapse says so when the quantized network has lost the float network's answers
+// (the module's verdict, rep.collapsed), names the layers that break it (Find what breaks,
+// run here on a few images) and what to try.
+async function explainCollapse(rep) {
+  const box = $('collapse');
+  box.hidden = !rep.collapsed;
+  window.fourbitPage.lastCollapse = null;
+  if (!rep.collapsed) return;
+  const o = state.plan.options;
+  const kept = (100 * rep.quantized.top1_count / Math.max(rep.fp32.top1_count, 1)).toFixed(0);
+  box.textContent = `The W${o.wbits}A${o.abits} network has collapsed: it keeps ${kept}% of the float network's correct answers ` +
+    `(${rep.quantized.top1.toFixed(2)}% against ${rep.fp32.top1.toFixed(2)}%) and gives the float network's class on only ` +
+    `${rep.agreement.toFixed(1)}% of the images. Looking for the layers that break it…`;
+  setStatus('the quantized network collapsed: finding the layers that break it…');
+  await findWhatBreaks();
+  const worst = window.fourbitPage.lastDebug.filter((e) => e.local_db !== null).slice(0, 3);
+  const names = worst.map((e) => `${e.layer} (${e.local_db.toFixed(1)} dB)`).join(', ');
+  const tries = [];
+  if (o.abits < 8) tries.push(`activations at 8 bits (W${o.wbits}A8): at ${o.abits} bits each activation has only ${2 ** o.abits} levels`);
+  tries.push(`keep the worst layers at 8 bits — click ${worst.map((e) => e.layer).join(', ')} in the table below, then Run`);
+  if (!o.pcba_w || !o.pcba_a || o.clip === 'none' || o.bias_correct === 'off') tries.push('all three of the paper\'s methods (ACIQ, PCBA, bias correction)');
+  box.textContent = `The W${o.wbits}A${o.abits} network has collapsed: it keeps ${kept}% of the float network's correct answers ` +
+    `(${rep.quantized.top1.toFixed(2)}% against ${rep.fp32.top1.toFixed(2)}%) and gives the float network's class on only ` +
+    `${rep.agreement.toFixed(1)}% of the images. Why: at ${o.abits}-bit activations and ${o.wbits}-bit weights every layer rounds ` +
+    `its output onto a coarse grid, and each layer passes the noise of those before it on, amplified; in a small network with narrow ` +
+    `layers there is no redundancy to absorb it. The layers that inject the most noise on their own (SQNR, higher is better): ${names}. ` +
+    `What to try: ${tries.join('; ')}.`;
+  window.fourbitPage.lastCollapse = { text: box.textContent, worst: worst.map((e) => e.layer) };
 }
 
 function showLayers(plan) {
-  const acts = new Map(plan.activations.map((a) => [a.layer, a]));
+  // The paper's activation of each layer (the tensors carried for the integer engine besides
+  // are not layers of the table).
+  const acts = new Map(plan.activations.filter((a) => !a.carried).map((a) => [a.layer, a]));
   // The worst three: by injected SQNR once "Find what breaks" ran, else by activation MSE.
   const ranked = state.sqnr.size
     ? [...state.sqnr.entries()].filter(([, v]) => v !== null).sort((a, b) => a[1] - b[1]).map(([l]) => l)
-    : [...plan.activations].sort((a, b) => b.mse - a.mse).map((a) => a.layer);
+    : [...acts.values()].sort((a, b) => b.mse - a.mse).map((a) => a.layer);
   const worst = new Set(ranked.slice(0, 3));
   const body = $('layers').tBodies[0];
   body.replaceChildren();
+  // The injected-SQNR column has values only after "Find what breaks".
+  $('layers').classList.toggle('no-sqnr', state.sqnr.size === 0);
   const select = $('layer-select');
   const keep = select.value;
   select.replaceChildren();
@@ -223,15 +281,20 @@ function showLayers(plan) {
 
 function chart(id, config) {
   if (state.charts[id]) state.charts[id].destroy();
+  if (!$(id)) return;
   config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
   state.charts[id] = new Chart($(id), config);
 }
 
-async function showChannel() {
+// showChannel draws one channel of the chosen layer: the given one, or with -1 a live,
+// representative channel that the module picks (the median spread among channels with bits).
+async function showChannel(channel = Number($('channel-select').value) || 0) {
   const layer = $('layer-select').value;
   if (!layer || !state.plan) return;
-  const v = await state.fb.channel(layer, Number($('channel-select').value) || 0);
+  const v = await state.fb.channel(layer, channel);
   $('channel-select').max = v.channels - 1;
+  $('channel-select').value = v.channel;
+  window.fourbitPage.lastChannel = v;
   const centres = v.counts.map((_, i) => (v.edges[i] + v.edges[i + 1]) / 2);
   const top = Math.max(...v.counts, ...v.laplace, ...v.gauss);
   const vline = (x, label, color) => ({ type: 'line', label, data: [{ x, y: 0 }, { x, y: top }], borderColor: color, borderDash: [6, 4], pointRadius: 0 });
@@ -265,6 +328,19 @@ async function showChannel() {
     options: { scales: { x: { type: 'linear', title: { display: true, text: 'clipping value α' } }, y: { type: 'logarithmic', title: { display: true, text: 'MSE' } } },
       plugins: { title: { display: true, text: `MSE(α) at ${v.bits} bits (the paper's Fig. 1, on this channel)` } } },
   });
+  // Which clipping value is which, and where each comes from.
+  const method = { none: 'min-max (no clipping)', 'aciq-laplace': 'ACIQ with the Laplace prior', 'aciq-gauss': 'ACIQ with the Gauss prior',
+    kl: 'KL divergence', mse: 'an MSE search' }[v.clip] || v.clip;
+  const where = v.per_tensor ? 'over the whole tensor (one range for every channel, so not this channel\'s own)' : 'for this channel';
+  const fit = v.fit_before_relu
+    ? `fitted to the layer's output before its ReLU (μ = ${v.mean.toFixed(2)}, b = ${v.b.toFixed(3)}); the ReLU's output is clipped one-sided, [0, max(μ, 0) + α]`
+    : `fitted to this output (μ = ${v.mean.toFixed(2)}, b = ${v.b.toFixed(3)}); the range is [max(min, μ − α), that + 2α]`;
+  $('alpha-note').textContent = v.dead
+    ? `Channel ${v.channel} is dead: PCBA gave it 0 bits — its spread is so small beside the other channels' that every value is quantized to 0. Pick another channel to see a live one.`
+    : `Red, "clip at ${v.hi.toFixed(2)} (used)": the range this plan quantizes with, [${v.lo.toFixed(2)}, ${v.hi.toFixed(2)}], chosen by ${method} ${where} at ${v.bits} bits (this channel's PCBA width). ` +
+      `Blue, "ACIQ Laplace α* → ${lapHi.toFixed(2)}": where ACIQ's Laplace α* = ${astar.toFixed(2)} for ${v.bits} bits puts the clip, with the prior ${fit}. ` +
+      `The MSE(α) chart's x axis is α itself, so its "α* = ${astar.toFixed(2)}" is the same value before the mean is added${v.per_tensor || v.clip !== 'aciq-laplace' ? '; the used range differs because the plan chose it another way' : ''}.`;
+  $('alpha-note').classList.toggle('dead', v.dead);
   chart('bits-chart', {
     type: 'bar',
     data: {
@@ -315,21 +391,43 @@ async function compare() {
     row.options.carry_bits = o.carry_bits;
     state.plan = await state.fb.quantize(row.options);
     const rep = await state.fb.evaluate(state.test, state.labels, progress(`${row.name}`), { skipFP32: i > 0 });
-    results.push({ name: row.name, top1: rep.quantized.top1, agreement: rep.agreement, fp32: rep.fp32.top1 });
+    results.push({ name: row.name, top1: rep.quantized.top1, stderr: rep.quantized.top1_stderr, agreement: rep.agreement, fp32: rep.fp32.top1 });
     const tr = body.insertRow();
-    for (const v of [row.name, rep.quantized.top1.toFixed(2) + '%', rep.agreement.toFixed(1) + '%']) tr.insertCell().textContent = v;
+    for (const v of [row.name, `${rep.quantized.top1.toFixed(2)}% ± ${rep.quantized.top1_stderr.toFixed(2)}`, rep.agreement.toFixed(1) + '%']) tr.insertCell().textContent = v;
+    $('compare-basis').textContent = describeRun(rep) + '.';
   }
   const fp32 = results[0].fp32;
   $('summary').textContent = `W${o.wbits}A${o.abits} on ${state.test.length} images; FP32 top-1 ${fp32.toFixed(2)}%.`;
-  chart('compare-chart', {
-    type: 'bar',
-    data: { labels: results.map((r) => r.name), datasets: [{ label: 'top-1 %', data: results.map((r) => r.top1), backgroundColor: '#2471a3' }] },
-    options: { plugins: { title: { display: true, text: `The paper's methods at W${o.wbits}A${o.abits} (FP32 ${fp32.toFixed(2)}%)` } },
-      scales: { y: { suggestedMin: Math.max(0, Math.min(...results.map((r) => r.top1)) - 5), suggestedMax: fp32 + 1 } } },
-  });
+  compareChart(results, fp32, `W${o.wbits}A${o.abits}`);
   window.fourbitPage.lastCompare = results;
   setStatus('compare done');
   showLayers(state.plan);
+}
+
+// axisMin is the lower end of a percentage axis that shows the differences between values:
+// a little below the lowest when all exceed 50%, else 0.
+function axisMin(values) {
+  const lo = Math.min(...values);
+  return lo > 50 ? Math.max(0, Math.floor(lo - 2)) : 0;
+}
+
+// compareChart draws top-1 and agreement per method with FP32 as a line, the y axis zoomed to
+// the range that holds them (the paper's differences are a few points).
+function compareChart(results, fp32, bits) {
+  const min = axisMin([fp32, ...results.flatMap((r) => [r.top1, r.agreement])]);
+  chart('compare-chart', {
+    type: 'bar',
+    data: {
+      labels: results.map((r) => r.name),
+      datasets: [
+        { label: 'top-1 %', data: results.map((r) => r.top1), backgroundColor: '#2471a3' },
+        { label: 'agreement with FP32 %', data: results.map((r) => r.agreement), backgroundColor: '#aab7c4' },
+        { type: 'line', label: `FP32 top-1 ${fp32.toFixed(2)}%`, data: results.map(() => fp32), borderColor: '#c0392b', borderDash: [6, 4], pointRadius: 0 },
+      ],
+    },
+    options: { plugins: { title: { display: true, text: `The paper's methods at ${bits} (FP32 ${fp32.toFixed(2)}%)` } },
+      scales: { y: { min, max: 100, title: { display: true, text: '%' } } } },
+  });
 }
 
 // runEngine packs the quantized network and runs it with integer kernels (WebAssembly SIMD128
@@ -340,7 +438,7 @@ async function runEngine() {
   const rep = await state.fb.evaluateEngine(state.test, state.labels, progress('integer engine'));
   const e = rep.engine;
   $('engine-status').textContent = `Integer engine (${info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
-    `top-1 ${e.top1.toFixed(2)}%, the simulated network's class on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images, ` +
+    `top-1 ${e.top1.toFixed(2)}% ± ${e.top1_stderr.toFixed(2)}, the simulated network's class on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images (${rep.agreed_simulated}), ` +
     `${e.images_per_sec.toFixed(1)} images/s on one thread; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
     `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.kernels);
   window.fourbitPage.lastEngine = { ...rep, info };
@@ -355,6 +453,101 @@ function kernelSummary(count) {
     ? ' Per-channel activation scales cannot share one integer dot product, so those layers fold the scales into 31-bit weights (int32-folded); with per-tensor activations the convs run the fused 4-bit kernel (qconv), about ten times faster.'
     : '';
   return `Layers: ${parts}.${hint}`;
+}
+
+// answerQuestions answers the five questions the paper raises on the loaded model, around the
+// last run's options: each a picture and one paragraph with the numbers of this run.
+async function answerQuestions() {
+  if (!state.plan) throw new Error('Run a quantization first: the questions vary its options.');
+  await calibrateOnce();
+  const base = { ...state.plan.options, keep: {} };
+  const answers = await state.fb.questions(base, state.test, state.labels, progress('answering the questions'));
+  const box = $('answers');
+  box.replaceChildren();
+  const pct = (r) => `${r.top1.toFixed(2)}% ± ${r.top1_stderr.toFixed(2)}`;
+  const n = state.test.length;
+  const bits = `W${base.wbits}A${base.abits}`;
+  for (const a of answers) {
+    const v = a.variants;
+    const div = document.createElement('div');
+    div.className = 'answer';
+    div.dataset.id = a.id;
+    const h = document.createElement('h3');
+    h.textContent = `(${a.id}) ${a.question}`;
+    const holder = document.createElement('div');
+    holder.className = 'chart';
+    const canvas = document.createElement('canvas');
+    canvas.id = `answer-chart-${a.id}`;
+    holder.append(canvas);
+    const p = document.createElement('p');
+    let text = '';
+    const bars = (extra = []) => ({
+      type: 'bar',
+      data: { labels: v.map((x) => x.name), datasets: [
+        { label: 'top-1 %', data: v.map((x) => x.result.top1), backgroundColor: '#2471a3' },
+        { label: 'agreement with FP32 %', data: v.map((x) => x.agreement), backgroundColor: '#aab7c4' }, ...extra] },
+      options: { scales: { y: { min: axisMin(v.flatMap((x) => [x.result.top1, x.agreement, ...extra.flatMap((d) => d.data)])), max: 100 } },
+        plugins: { title: { display: true, text: a.question } } },
+    });
+    let config = bars();
+    switch (a.id) {
+      case 1:
+        text = `At ${bits} on this model: no clipping ${pct(v[0].result)}, 2σ ${pct(v[1].result)}, 3σ ${pct(v[2].result)}, ACIQ ${pct(v[3].result)} ` +
+          `(agreement with FP32 ${v.map((x) => x.agreement.toFixed(1) + '%').join(', ')}). ACIQ chooses each channel's clip from the prior fitted to it ` +
+          `and the bit width it gets (α* grows with the width), where k·σ clips every channel at the same multiple of σ whatever the width: 2σ cuts tails that still carry information, ` +
+          `and no clipping spends the few levels on rare outliers.`;
+        break;
+      case 2:
+        text = `One range per tensor gives ${pct(v[0].result)}; weights per output channel ${pct(v[1].result)}; weights and activations per channel ${pct(v[2].result)}. ` +
+          `The channels of one layer differ in scale, often by orders of magnitude: one range spends its ${2 ** base.wbits} weight levels on the widest channel and rounds the narrow ones to a few.`;
+        break;
+      case 3:
+        config = bars([{ label: 'codes for negative values %', data: v.map((x) => 100 * x.negative_codes), backgroundColor: '#e67e22' }]);
+        text = `Quantizing a layer's output two-sided and applying the ReLU afterwards leaves ${(100 * v[0].negative_codes).toFixed(1)}% of the codes ` +
+          `standing for negative values the ReLU never outputs — nearly one bit of ${base.abits} wasted: top-1 ${pct(v[0].result)}. Quantizing the ReLU's output over [0, α] ` +
+          `with unsigned codes (the paper's half range) gives ${pct(v[1].result)}.`;
+        break;
+      case 4: {
+        const m = a.shift;
+        config = {
+          type: 'line',
+          data: { labels: m.float.map((_, i) => i), datasets: [
+            { label: 'float weight mean', data: m.float, borderColor: '#555', pointRadius: 2 },
+            { label: 'quantized, no bias correction', data: m.quantized, borderColor: '#c0392b', pointRadius: 2 },
+            { label: 'quantized, mean corrected', data: m.corrected, borderColor: '#27ae60', borderDash: [4, 3], pointRadius: 2 }] },
+          options: { scales: { x: { title: { display: true, text: `output channel of ${m.layer}` } } }, plugins: { title: { display: true, text: `Per-channel weight mean of ${m.layer}` } } },
+        };
+        text = `Rounding does not cancel out within a channel: in ${m.layer} quantization moves each output channel's weight mean by ${m.shift_before.toPrecision(3)} on average ` +
+          `(red against grey), a bias added to every output of that channel, which the next layers carry on. Bias correction restores each mean ` +
+          `(${m.shift_after.toPrecision(2)} after, green). Top-1: without ${pct(v[0].result)}, mean ${pct(v[1].result)}, mean + norm ${pct(v[2].result)}.`;
+        break;
+      }
+      case 5: {
+        config = {
+          type: 'bar',
+          data: { labels: v.map((x) => x.name), datasets: [
+            { label: 'integer engine images/s (one thread)', data: v.map((x) => x.engine.images_per_sec), backgroundColor: '#2471a3', yAxisID: 'y' },
+            { label: 'engine top-1 %', data: v.map((x) => x.engine.result.top1), backgroundColor: '#27ae60', yAxisID: 'y1' }] },
+          options: { scales: { y: { title: { display: true, text: 'images/s' } }, y1: { position: 'right', min: 0, max: 100, title: { display: true, text: 'top-1 %' } } },
+            plugins: { title: { display: true, text: a.question } } },
+        };
+        const kern = (e) => Object.entries(e.kernels).map(([k, c]) => `${c} ${k}`).join(', ');
+        const [pc, pt] = v;
+        text = `The paper's configuration, per-channel activations with PCBA, scores ${pct(pc.engine.result)} in fourbit's integer engine and runs at ` +
+          `${pc.engine.images_per_sec.toFixed(1)} images/s here (one thread; layers: ${kern(pc.engine)}); per-tensor activations without PCBA score ${pct(pt.engine.result)} ` +
+          `at ${pt.engine.images_per_sec.toFixed(1)} images/s (${kern(pt.engine)}). The stored weights take ${pc.engine.packed_bytes.toLocaleString()} and ` +
+          `${pt.engine.packed_bytes.toLocaleString()} bytes (PCBA keeps the mean width): the cost is arithmetic — per-channel input scales cannot share one ` +
+          `integer dot product, so the engine folds them into 31-bit weights instead of multiplying the 4-bit codes themselves.`;
+        break;
+      }
+    }
+    p.textContent = text + ` (${n} images; ± one standard error.)`;
+    div.append(h, holder, p);
+    box.append(div);
+    chart(canvas.id, config);
+  }
+  window.fourbitPage.lastQuestions = answers;
+  setStatus('questions answered');
 }
 
 async function tryImage(file) {
@@ -441,6 +634,7 @@ async function main() {
   $('compare').addEventListener('click', () => busy(compare));
   $('debug').addEventListener('click', () => busy(findWhatBreaks));
   $('engine').addEventListener('click', () => busy(runEngine));
+  $('ask').addEventListener('click', () => busy(answerQuestions));
   $('download').addEventListener('click', () => busy(async () => {
     const bytes = await state.fb.exportModel();
     const a = document.createElement('a');
@@ -455,8 +649,8 @@ async function main() {
     a.download = 'model-quantized.qdq.onnx';
     a.click();
   }));
-  $('layer-select').addEventListener('change', () => busy(showChannel));
-  $('channel-select').addEventListener('change', () => busy(showChannel));
+  $('layer-select').addEventListener('change', () => busy(() => showChannel(-1)));
+  $('channel-select').addEventListener('change', () => busy(() => showChannel()));
   const loadUserModel = (list) => busy(async () => {
     const files = [...list].filter((f) => !f.name.startsWith('.'));
     if (files.length === 0) return;

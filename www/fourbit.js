@@ -130,6 +130,18 @@ export class FourBit {
     return this.#call('debug', [images]);
   }
 
+  // questions answers the five questions the paper raises on the loaded model, around the
+  // options (usually the plan's): [{id, question, variants: [{name, options, result,
+  // agreement, negative_codes, engine}], shift}], scored on the labelled images.
+  questions(options, images, labels, onProgress) {
+    if (!Array.isArray(images)) return reject('questions: images must be an array');
+    return this.#call('questions', [JSON.stringify(options || {}), images, Array.from(labels || []), progressMarker], onProgress);
+  }
+
+  // judge completes a report of counts (merged by FourBitPool) with the figures that follow
+  // from them: percentages, standard errors, agreement, collapse.
+  judge(report) { return this.#call('judge', [JSON.stringify(report)]); }
+
   // rows returns the paper's table rows at a bit setting ("W4A4") as {name, options}.
   rows(bits = 'W4A4') { return this.#call('rows', [bits]); }
 
@@ -193,6 +205,8 @@ export class FourBitPool {
   infer(image, k) { return this.members[0].infer(image, k); }
   channel(layer, c) { return this.members[0].channel(layer, c); }
   rows(bits) { return this.members[0].rows(bits); }
+  judge(report) { return this.members[0].judge(report); }
+  questions(options, images, labels, onProgress) { return this.members[0].questions(options, images, labels, onProgress); }
   debug(images) { return this.members[0].debug(images); }
   exportModel() { return this.members[0].exportModel(); }
   exportONNX(opts) { return this.members[0].exportONNX(opts); }
@@ -212,22 +226,17 @@ export class FourBitPool {
         if (onProgress) onProgress(done.reduce((a, b) => a + b, 0), totals.reduce((a, b) => a + b, 0));
       }, opts);
     }));
-    // The counts add up exactly; the percentages follow from them.
+    // The counts add up exactly; the module derives every figure from them (session.Judge).
     const merge = (key) => {
       if (!parts[0][key]) return undefined;
       const sum = (field) => parts.reduce((s, p) => s + p[key][field], 0);
-      const images = sum('images');
       const seconds = Math.max(...parts.map((p) => p[key].seconds));
-      return { images, top1_count: sum('top1_count'), top5_count: sum('top5_count'),
-        top1: (100 * sum('top1_count')) / images, top5: (100 * sum('top5_count')) / images, seconds,
+      const images = sum('images');
+      return { images, top1_count: sum('top1_count'), top5_count: sum('top5_count'), seconds,
         images_per_sec: seconds > 0 ? images / seconds : 0 };
     };
-    const rep = { fp32: merge('fp32'), quantized: merge('quantized'), agreement: 0, agreed: 0 };
-    if (rep.quantized) {
-      rep.agreed = parts.reduce((s, p) => s + p.agreed, 0);
-      rep.agreement = (100 * rep.agreed) / rep.fp32.images;
-    }
-    return rep;
+    return this.members[0].judge({ fp32: merge('fp32'), quantized: merge('quantized'),
+      agreed: parts.reduce((s, p) => s + p.agreed, 0), calib_images: parts[0].calib_images });
   }
 
   terminate() { for (const m of this.members) m.terminate(); }

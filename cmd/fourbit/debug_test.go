@@ -8,6 +8,7 @@ import (
 
 	"fourbit/internal/testenv"
 	"fourbit/ptq"
+	"fourbit/session"
 )
 
 func TestDebugAndSensitivityCommands(t *testing.T) {
@@ -113,5 +114,35 @@ func TestQuantizeEngineCommand(t *testing.T) {
 	errOut.Reset()
 	if code := run(append(args, "--carry-bits", "0"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "CarryBits") {
 		t.Errorf("--engine --carry-bits 0: exit %d, %s", code, errOut.String())
+	}
+}
+
+func TestQuestionsCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"questions", "--model", testenv.ResNet20(), "--calib", testenv.Asset("cifar10-png/calib"), "--calib-images", "64",
+		"--data", testenv.Asset("cifar10-png/test"), "--limit", "60", "--json"}
+	if code := run(args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var answers []session.Answer
+	if err := json.Unmarshal(out.Bytes(), &answers); err != nil || len(answers) != 5 {
+		t.Fatalf("%d answers: %v", len(answers), err)
+	}
+	for _, a := range answers {
+		for _, v := range a.Variants {
+			if v.Result == nil || v.Result.Images != 60 || v.Result.Top1StdErr <= 0 {
+				t.Errorf("question %d, %s: %+v", a.ID, v.Name, v.Result)
+			}
+		}
+	}
+	if signed, unsigned := answers[2].Variants[0].NegativeCodes, answers[2].Variants[1].NegativeCodes; signed < 0.2 || unsigned != 0 {
+		t.Errorf("negative codes after ReLU: signed %.2f, unsigned %.2f", signed, unsigned)
+	}
+	if m := answers[3].Shift; m == nil || !(m.ShiftAfter < m.ShiftBefore/100) {
+		t.Errorf("bias correction's mean shift: %+v", m)
+	}
+	paper, perTensor := answers[4].Variants[0].Engine, answers[4].Variants[1].Engine
+	if paper == nil || perTensor == nil || paper.Kernels["int32-folded"] != 19 || perTensor.Kernels["qconv"] != 18 {
+		t.Errorf("engine costs: %+v, %+v", paper, perTensor)
 	}
 }

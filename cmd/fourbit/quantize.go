@@ -216,9 +216,11 @@ func printReport(w io.Writer, p *ptq.Plan) {
 	o := p.Options
 	fmt.Fprintf(w, "W%dA%d  clip %s  PCBA w=%v a=%v  bias correction %s  per-channel w=%v a=%v  half range %v  8-bit first/last %v\n\n",
 		o.WeightBits, o.ActBits, o.Clip, o.PCBAWeights, o.PCBAActs, o.BiasCorrect, o.WeightPerChannel, o.ActPerChannel, o.HalfRange, o.Keep8Bit)
-	acts := map[string]ptq.ActPlan{}
+	acts := map[string]ptq.ActPlan{} // the paper's point of each layer, not a carried tensor
 	for _, a := range p.Acts {
-		acts[a.Layer] = a
+		if !a.Carried {
+			acts[a.Layer] = a
+		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "layer\tkind\tW bits\tW MSE\tquantized output\tA bits\tA range\tA MSE\t")
