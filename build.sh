@@ -58,6 +58,14 @@ build_wasm() {
   log "built www/fourbit.wasm: $raw bytes, $gz gzipped"
 }
 
+# ensure_armnn installs Arm NN's TFLite parser (Debian's python3-pyarmnn, with NumPy): the
+# independent referee of the TFLite reader's tests (tools/tflite-check.py).
+ensure_armnn() {
+  if /usr/bin/python3 -c 'import pyarmnn, numpy' >/dev/null 2>&1; then return; fi
+  log "installing Arm NN's Python bindings and NumPy (apt-get: python3-pyarmnn python3-numpy)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyarmnn python3-numpy >/dev/null
+}
+
 # ensure_chromium installs Debian's Chromium for the browser tests when it is missing.
 ensure_chromium() {
   if [ -x /usr/bin/chromium ]; then return; fi
@@ -138,6 +146,7 @@ cmd_test() {
     exit 1
   fi
   go vet ./...
+  ensure_armnn
   log "go test (native)"
   go test -count=1 -timeout 40m ./...
   run_fuzz "${FUZZTIME:-5}"

@@ -1,9 +1,12 @@
-// Package dataset reads labelled images from a class-per-folder tree ("image folder" layout:
-// root/<class>/<image>), decodes them with the standard library (PNG, JPEG), fits them to a
-// model's input and normalises them, in deterministic batches.
+// Package dataset reads labelled inputs from a class-per-folder tree ("image folder" layout:
+// root/<class>/<file>): images, decoded with the standard library (PNG, JPEG), fitted to a
+// model's input and normalised; or tensors in NumPy's .npy files (one sample per file, or
+// N × the input's shape), for models that do not eat images. It serves them in deterministic
+// batches.
 package dataset
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -18,13 +21,15 @@ import (
 	"strings"
 	"sync"
 
+	"fourbit/internal/files"
 	"fourbit/nn"
 )
 
-// Item is one labelled image file.
+// Item is one labelled input: an image file, or sample Sample of a .npy file.
 type Item struct {
-	Path  string
-	Label int
+	Path   string
+	Label  int
+	Sample int
 }
 
 // Folder is a labelled image set: its class names (sorted folder names, or the model's
@@ -39,10 +44,15 @@ type Folder struct {
 // ErrData reports an unusable image set or image.
 var ErrData = errors.New("dataset")
 
-// MaxPixels bounds an image's width × height (64 megapixels).
-const MaxPixels = 1 << 26
+// MaxPixels bounds an image's width × height (64 megapixels), MaxImageBytes its file.
+const (
+	MaxPixels     = 1 << 26
+	MaxImageBytes = 256 << 20
+)
 
-var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true}
+var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".npy": true}
+
+func isNPY(path string) bool { return strings.EqualFold(filepath.Ext(path), ".npy") }
 
 // Open lists the images under root. Class index = position of the folder name in classes
 // when classes is given (the model's class list; a folder it lacks is an error), else in the
@@ -52,7 +62,13 @@ var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true}
 // root may end in ":even" or ":odd" (when no such folder exists) to keep only the class
 // folders at even or odd positions of the sorted folder list, counted from 0: two disjoint
 // halves of one folder, to calibrate on one and score the other.
+//
+// root may also be one .npy file (N samples): its labels are those of a LABELS.npy beside
+// it (x.npy, x.labels.npy) when there is one, else unknown (−1: calibration only).
 func Open(root string, classes []string, limit int) (*Folder, error) {
+	if isNPY(root) {
+		return openNPY(root, classes, limit)
+	}
 	part := -1
 	if _, err := os.Stat(root); err != nil {
 		for i, suffix := range []string{":even", ":odd"} {
@@ -109,9 +125,9 @@ func Open(root string, classes []string, limit int) (*Folder, error) {
 			}
 			p := filepath.Join(root, d, name)
 			if !imageExt[strings.ToLower(filepath.Ext(name))] {
-				return nil, fmt.Errorf("%w: %s is not an image (want .png, .jpg or .jpeg)", ErrData, p)
+				return nil, fmt.Errorf("%w: %s is not an image or a tensor (want .png, .jpg, .jpeg or .npy)", ErrData, p)
 			}
-			items = append(items, Item{Path: p, Label: label})
+			items = append(items, Item{Path: p, Label: label, Sample: -1})
 		}
 		perClass = append(perClass, items)
 	}
@@ -138,12 +154,11 @@ func Open(root string, classes []string, limit int) (*Folder, error) {
 
 // Decode reads an image file, checking its size before decoding.
 func Decode(path string) (image.Image, error) {
-	fh, err := os.Open(path)
+	b, err := files.Read(path, MaxImageBytes)
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
-	img, err := DecodeReader(fh)
+	img, err := DecodeReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -178,7 +193,7 @@ func ToTensor(dst []float32, img image.Image, h, w int, p nn.Preprocess) {
 	b := img.Bounds()
 	iw, ih := b.Dx(), b.Dy()
 	plane := h * w
-	if iw == w && ih == h {
+	if iw == w && ih == h && p.Resize != nn.ResizeCentral {
 		for i := 0; i < plane; i++ {
 			for c := 0; c < 3; c++ {
 				dst[c*plane+i] = (float32(rgb[3*i+c])/255 - p.Mean[c]) / p.Std[c]
@@ -199,6 +214,24 @@ func ToTensor(dst []float32, img image.Image, h, w int, p nn.Preprocess) {
 			for x := 0; x < w; x++ {
 				for c := 0; c < 3; c++ {
 					v := bilinear(rgb, iw, ih, c, float64(x)*fx, float64(y)*fy)
+					dst[c*plane+y*w+x] = (float32(v)/255 - p.Mean[c]) / p.Std[c]
+				}
+			}
+		}
+		return
+	}
+	if p.Resize == nn.ResizeCentral {
+		// tf.image.central_crop, then tf.image.resize (bilinear, half-pixel centres).
+		top := int((float64(ih) - float64(ih)*float64(p.Crop)) / 2)
+		left := int((float64(iw) - float64(iw)*float64(p.Crop)) / 2)
+		ch, cw := ih-2*top, iw-2*left
+		inside := func(v float64, n int) float64 { return min(max(v, 0), float64(n-1)) }
+		for y := 0; y < h; y++ {
+			sy := inside((float64(y)+0.5)*float64(ch)/float64(h)-0.5, ch) + float64(top)
+			for x := 0; x < w; x++ {
+				sx := inside((float64(x)+0.5)*float64(cw)/float64(w)-0.5, cw) + float64(left)
+				for c := 0; c < 3; c++ {
+					v := bilinear(rgb, iw, ih, c, sx, sy)
 					dst[c*plane+y*w+x] = (float32(v)/255 - p.Mean[c]) / p.Std[c]
 				}
 			}
@@ -314,26 +347,122 @@ func Batch(dst []float32, items []Item, h, w int, p nn.Preprocess) ([]int, error
 	return labels, nil
 }
 
-// Source is a folder's images fitted to a model's input: it serves batches by index range.
+// Source is a folder's inputs fitted to a model's input: it serves batches by index range.
 type Source struct {
 	Folder *Folder
 	H, W   int
 	Pre    nn.Preprocess
+	input  []int
+	// tensors holds the samples of the .npy files, read once (bounded by MaxTensorValues
+	// values in all).
+	tensors map[string][][]float32
 }
 
-// NewSource fits the folder's images to the input of g (3×H×W) with g's preprocessing.
+// NewSource fits the folder's inputs to the input of g: images to a 3×H×W input with g's
+// preprocessing, .npy tensors to any input of their shape (their samples become items).
 func NewSource(f *Folder, g *nn.Graph) (*Source, error) {
-	s := g.Input().Shape
-	if len(s) != 3 || s[0] != 3 {
-		return nil, fmt.Errorf("%w: model input %v is not a 3-channel image", ErrData, s)
+	in := g.Input().Shape
+	src := &Source{Folder: f, Pre: g.Preprocess, input: in, tensors: map[string][][]float32{}}
+	var items []Item
+	total := 0
+	for _, it := range f.Items {
+		if !isNPY(it.Path) {
+			if len(in) != 3 || in[0] != 3 {
+				return nil, fmt.Errorf("%w: %s: the model's input %v is not a 3-channel image (give it .npy tensors)", ErrData, it.Path, in)
+			}
+			items = append(items, it)
+			continue
+		}
+		samples, ok := src.tensors[it.Path]
+		if !ok {
+			b, err := files.Read(it.Path, 8*MaxTensorValues+1<<16)
+			if err != nil {
+				return nil, err
+			}
+			t, err := ReadNPY(b)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", it.Path, err)
+			}
+			if samples, err = t.Samples(in); err != nil {
+				return nil, fmt.Errorf("%s: %w", it.Path, err)
+			}
+			if total += len(samples) * len(samples[0]); total > MaxTensorValues {
+				return nil, fmt.Errorf("%w: the .npy files hold more than %d values", ErrData, MaxTensorValues)
+			}
+			src.tensors[it.Path] = samples
+		}
+		if it.Sample >= 0 {
+			if it.Sample >= len(samples) {
+				return nil, fmt.Errorf("%w: %s holds %d samples, its labels %d or more", ErrData, it.Path, len(samples), it.Sample+1)
+			}
+			items = append(items, it)
+			continue
+		}
+		for k := range samples {
+			items = append(items, Item{Path: it.Path, Label: it.Label, Sample: k})
+		}
 	}
-	return &Source{Folder: f, H: s[1], W: s[2], Pre: g.Preprocess}, nil
+	if len(in) == 3 {
+		src.H, src.W = in[1], in[2]
+	}
+	src.Folder = &Folder{Root: f.Root, Classes: f.Classes, Items: items}
+	return src, nil
 }
 
-// Len is the number of images.
+// Len is the number of inputs.
 func (s *Source) Len() int { return len(s.Folder.Items) }
 
-// Load decodes images [lo, hi) into dst and returns their labels.
+// Load decodes inputs [lo, hi) into dst and returns their labels.
 func (s *Source) Load(dst []float32, lo, hi int) ([]int, error) {
-	return Batch(dst, s.Folder.Items[lo:hi], s.H, s.W, s.Pre)
+	items := s.Folder.Items[lo:hi]
+	if len(items) == 0 || !isNPY(items[0].Path) {
+		for _, it := range items {
+			if isNPY(it.Path) {
+				return nil, fmt.Errorf("%w: images and .npy tensors mixed in one batch", ErrData)
+			}
+		}
+		return Batch(dst, items, s.H, s.W, s.Pre)
+	}
+	per := nn.Size(s.input)
+	if len(dst) != len(items)*per {
+		return nil, fmt.Errorf("%w: batch buffer of %d values for %d inputs", ErrData, len(dst), len(items))
+	}
+	labels := make([]int, len(items))
+	for i, it := range items {
+		samples, ok := s.tensors[it.Path]
+		if !ok || it.Sample < 0 || it.Sample >= len(samples) {
+			return nil, fmt.Errorf("%w: %s: no sample %d", ErrData, it.Path, it.Sample)
+		}
+		copy(dst[i*per:(i+1)*per], samples[it.Sample])
+		labels[i] = it.Label
+	}
+	return labels, nil
+}
+
+// openNPY lists the samples of one .npy file, labelled by the integers of x.labels.npy
+// beside x.npy (one per sample) when it exists.
+func openNPY(path string, classes []string, limit int) (*Folder, error) {
+	f := &Folder{Root: path, Classes: classes, Items: []Item{{Path: path, Label: -1, Sample: -1}}}
+	lp := strings.TrimSuffix(path, filepath.Ext(path)) + ".labels.npy"
+	if _, err := os.Stat(lp); err == nil {
+		b, err := files.Read(lp, 8*MaxTensorValues+1<<16)
+		if err != nil {
+			return nil, err
+		}
+		t, err := ReadNPY(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", lp, err)
+		}
+		f.Items = f.Items[:0]
+		for k, v := range t.Values {
+			if v != float32(int(v)) || v < 0 || (classes != nil && int(v) >= len(classes)) {
+				return nil, fmt.Errorf("%w: %s: label %v of sample %d is not a class index", ErrData, lp, v, k)
+			}
+			f.Items = append(f.Items, Item{Path: path, Label: int(v), Sample: k})
+		}
+	}
+	if limit > 0 && limit < len(f.Items) {
+		f.Items = f.Items[:limit]
+	}
+	return f, nil
 }

@@ -76,6 +76,7 @@ const (
 	kindRescale                  // dequantize inputs, apply the op, requantize
 	kindAdd                      // two code tensors added and requantized (kernels.AddCodes)
 	kindShortcut                 // ResNet's option-A shortcut: codes subsampled, new channels 0
+	kindFloatOut                 // the graph's output computed in float (a softmax)
 )
 
 type step struct {
@@ -128,6 +129,10 @@ func (net *Net) plan(q *ptq.Quantized, s *step, steps []*step) error {
 		}
 		return nil
 	}
+	if _, ok := n.Op.(nn.Softmax); ok && s.out == nil && n == net.graph.Output() {
+		s.kind = kindFloatOut // the output's probabilities, from the dequantized logits
+		return nil
+	}
 	if s.out == nil {
 		return errors.New("the plan leaves this tensor in float (the paper's protocol); the integer engine needs a plan made with CarryBits (--carry-bits 8, carry_bits: 8), or the layer is kept in float")
 	}
@@ -160,6 +165,11 @@ func (net *Net) plan(q *ptq.Quantized, s *step, steps []*step) error {
 			s.kind = kindPass
 		default:
 			s.kind = kindRelu
+		}
+	case nn.Clip:
+		s.kind = kindRescale
+		if slices.Equal(s.out, in[0].out) && oneSided(s.out) {
+			s.kind = kindPass // a fused ReLU6: the producer's grid stops at the clip's top
 		}
 	case nn.ShortcutA:
 		s.kind = kindShortcut

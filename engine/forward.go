@@ -23,6 +23,7 @@ func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
 	}
 	lastUse[len(g.Nodes)-1] = len(g.Nodes)
 	codes := make([][]uint8, len(g.Nodes))
+	var floatOut []float32
 	for _, s := range net.steps {
 		n := s.node
 		size := nn.Size(n.Shape)
@@ -92,18 +93,13 @@ func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
 					}
 				}
 			}
+		case kindFloatOut:
+			floatOut = make([]float32, batch*size)
+			n.Op.Forward(floatOut, net.dequantized(s, codes, batch), net.inShapes(s), n.Shape, batch)
 		case kindRescale:
 			out = make([]uint8, batch*size)
-			ins := make([][]float32, len(s.in))
-			shapes := make([][]int, len(s.in))
-			for i, idx := range s.in {
-				p := net.steps[idx]
-				ins[i] = make([]float32, len(codes[idx]))
-				dequantizeChannels(ins[i], codes[idx], p.out, batch)
-				shapes[i] = p.node.Shape
-			}
 			y := make([]float32, batch*size)
-			n.Op.Forward(y, ins, shapes, n.Shape, batch)
+			n.Op.Forward(y, net.dequantized(s, codes, batch), net.inShapes(s), n.Shape, batch)
 			s.quantize(out, y, batch)
 		}
 		codes[n.Index()] = out
@@ -113,10 +109,31 @@ func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
 			}
 		}
 	}
+	if floatOut != nil {
+		return floatOut, nil
+	}
 	last := net.steps[len(net.steps)-1]
 	logits := make([]float32, len(codes[len(codes)-1]))
 	dequantizeChannels(logits, codes[len(codes)-1], last.out, batch)
 	return logits, nil
+}
+
+// dequantized returns the real values of step s's inputs.
+func (net *Net) dequantized(s *step, codes [][]uint8, batch int) [][]float32 {
+	ins := make([][]float32, len(s.in))
+	for i, idx := range s.in {
+		ins[i] = make([]float32, len(codes[idx]))
+		dequantizeChannels(ins[i], codes[idx], net.steps[idx].out, batch)
+	}
+	return ins
+}
+
+func (net *Net) inShapes(s *step) [][]int {
+	shapes := make([][]int, len(s.in))
+	for i, idx := range s.in {
+		shapes[i] = net.steps[idx].node.Shape
+	}
+	return shapes
 }
 
 // quantize writes the codes of batch images x of the step's output (channel c quantized by

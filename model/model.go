@@ -11,6 +11,8 @@ import (
 	"fourbit/formats/onnx"
 	"fourbit/formats/pytorch"
 	"fourbit/formats/tfjs"
+	"fourbit/formats/tflite"
+	"fourbit/internal/files"
 	"fourbit/nn"
 )
 
@@ -25,6 +27,35 @@ type Options struct {
 	// InputShape (C, H, W) fixes an input size the model leaves open (ONNX models with a
 	// symbolic height and width).
 	InputShape []int
+	// Preprocess, Classes and Names, when set, replace what the file says (or does not say)
+	// of the model's input preprocessing and of its outputs: the class labels a dataset's
+	// folders are matched against, and the names predictions are shown with.
+	Preprocess *nn.Preprocess
+	Classes    []string
+	Names      []string
+}
+
+// apply puts the options' overrides on g.
+func (o Options) apply(g *nn.Graph) (*nn.Graph, error) {
+	if o.Preprocess != nil {
+		if err := o.Preprocess.Check(); err != nil {
+			return nil, err
+		}
+		g.Preprocess = *o.Preprocess
+	}
+	out := nn.Size(g.Output().Shape)
+	for what, l := range map[string][]string{"class labels": o.Classes, "class names": o.Names} {
+		if l != nil && len(l) != out {
+			return nil, fmt.Errorf("%d %s for a model with %d outputs", len(l), what, out)
+		}
+	}
+	if o.Classes != nil {
+		g.Classes = o.Classes
+	}
+	if o.Names != nil {
+		g.Names = o.Names
+	}
+	return g, nil
 }
 
 // LoadFileWith is LoadFile with options. A TF.js layers model is given by its folder or its
@@ -46,12 +77,9 @@ func LoadFileWith(path string, opts Options) (*nn.Graph, error) {
 		}
 		return g, nil
 	}
-	if st.Size() > MaxFileBytes {
-		return nil, fmt.Errorf("load model %s: %d bytes is more than the %d fourbit reads", path, st.Size(), MaxFileBytes)
-	}
-	data, err := os.ReadFile(path)
+	data, err := files.Read(path, MaxFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("load model: %w", err)
+		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
 	g, err := LoadWith(data, opts)
 	if err != nil {
@@ -66,26 +94,20 @@ func loadTFJSDir(dir string, opts Options) (*nn.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{}
+	byName := map[string][]byte{}
 	var total int64
 	for _, e := range entries {
 		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		info, err := e.Info()
+		b, err := files.Read(filepath.Join(dir, e.Name()), MaxFileBytes-total)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w (the folder's files together are bounded by %d bytes)", e.Name(), err, int64(MaxFileBytes))
 		}
-		if total += info.Size(); total > MaxFileBytes {
-			return nil, fmt.Errorf("the folder holds more than the %d bytes fourbit reads", int64(MaxFileBytes))
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		files[e.Name()] = b
+		total += int64(len(b))
+		byName[e.Name()] = b
 	}
-	return LoadFiles(files, opts)
+	return LoadFiles(byName, opts)
 }
 
 // LoadFiles reads a model given as several named files — a TF.js layers model (model.json,
@@ -113,7 +135,7 @@ func LoadFiles(files map[string][]byte, opts Options) (*nn.Graph, error) {
 	if err := g.CheckFinite(); err != nil {
 		return nil, err
 	}
-	return g, nil
+	return opts.apply(g)
 }
 
 // Load reads a model held in memory: a PyTorch checkpoint (legacy or zip) of a network
@@ -127,19 +149,22 @@ func LoadWith(data []byte, opts Options) (*nn.Graph, error) {
 	}
 	legacy := len(data) >= 2 && data[0] == 0x80 && data[1] <= 5 // a pickle stream
 	zipped := len(data) >= 4 && string(data[:4]) == "PK\x03\x04"
-	protobuf := data[0] == 0x08 // ONNX: ModelProto starts with ir_version (field 1, varint)
+	protobuf := data[0] == 0x08                                 // ONNX: ModelProto starts with ir_version (field 1, varint)
+	flatbuffer := len(data) >= 8 && string(data[4:8]) == "TFL3" // TFLite's file identifier
 	if tfjs.IsManifest(data) {
 		return nil, fmt.Errorf("a TF.js model.json alone: its weight shards are needed too (give the model's folder, or drop all its files together)")
 	}
 	var g *nn.Graph
 	var err error
 	switch {
+	case flatbuffer:
+		g, err = tflite.Read(data)
 	case legacy || zipped:
 		g, err = pytorch.Load(data)
 	case protobuf:
 		g, err = onnx.ReadWith(data, onnx.Options{InputShape: opts.InputShape})
 	default:
-		return nil, fmt.Errorf("not a model file fourbit can read: expected a PyTorch checkpoint (.th, .pt, .pth), an ONNX model (.onnx) or a TF.js layers model (model.json with its shards)")
+		return nil, fmt.Errorf("not a model file fourbit can read: expected a PyTorch checkpoint (.th, .pt, .pth), an ONNX model (.onnx), a TFLite model (.tflite) or a TF.js layers model (model.json with its shards)")
 	}
 	if err != nil {
 		return nil, err
@@ -147,5 +172,5 @@ func LoadWith(data []byte, opts Options) (*nn.Graph, error) {
 	if err := g.CheckFinite(); err != nil {
 		return nil, err
 	}
-	return g, nil
+	return opts.apply(g)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -60,6 +61,8 @@ func (g *Graph) CopyMeta(src *Graph) {
 type Preprocess struct {
 	Mean, Std [3]float32
 	Resize    Resize `json:",omitempty"`
+	// Crop is the fraction of the image's height and width that ResizeCentral keeps.
+	Crop float32 `json:",omitempty"`
 }
 
 // Resize is how an image of another size than the model's input is fitted to it.
@@ -74,14 +77,22 @@ const (
 	// bilinear with aligned corners: tf.image.resizeBilinear(…, alignCorners=true), as TF.js
 	// image models (ml5's Darknet among them) are fed.
 	ResizeStretch Resize = "stretch"
+	// ResizeCentral keeps the central Crop fraction of the image (tf.image.central_crop) and
+	// resizes it to the input's size, bilinear with half-pixel centres (tf.image.resize):
+	// TensorFlow's ImageNet evaluation protocol, with Crop 0.875.
+	ResizeCentral Resize = "central"
 )
 
 // Check reports a preprocessing fourbit cannot apply.
 func (p Preprocess) Check() error {
 	switch p.Resize {
 	case ResizeCrop, ResizeStretch:
+	case ResizeCentral:
+		if !(p.Crop > 0 && p.Crop <= 1) {
+			return fmt.Errorf("%w: central crop of %v of the image (want a fraction in (0, 1])", ErrGraph, p.Crop)
+		}
 	default:
-		return fmt.Errorf("%w: unknown resize mode %q (want \"\" for crop or %q)", ErrGraph, p.Resize, ResizeStretch)
+		return fmt.Errorf("%w: unknown resize mode %q (want \"\" for crop, %q or %q)", ErrGraph, p.Resize, ResizeStretch, ResizeCentral)
 	}
 	for c := range 3 {
 		if !(p.Std[c] != 0) || math.IsNaN(float64(p.Mean[c])) || math.IsInf(float64(p.Mean[c]), 0) || math.IsInf(float64(p.Std[c]), 0) {
@@ -242,4 +253,53 @@ func (g *Graph) CheckFinite() error {
 		}
 	}
 	return nil
+}
+
+// ParsePreprocess reads a preprocessing written as comma-separated key=value pairs:
+// mean and std (in units of 1 = pixel value 255; one value, or three separated by '/'),
+// resize (crop, stretch or central) and crop (the fraction central keeps). Keys left out keep
+// their values in base. Example: "mean=0.5,std=0.5,resize=central,crop=0.875" is
+// TensorFlow's ImageNet protocol, x/127.5 − 1 on the central 87.5%.
+func ParsePreprocess(spec string, base Preprocess) (Preprocess, error) {
+	p := base
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return p, fmt.Errorf("preprocessing %q: want key=value pairs (mean, std, resize, crop)", spec)
+		}
+		switch k {
+		case "mean", "std":
+			parts := strings.Split(v, "/")
+			if len(parts) != 1 && len(parts) != 3 {
+				return p, fmt.Errorf("preprocessing %s=%s: one value or three", k, v)
+			}
+			var vals [3]float32
+			for c := range vals {
+				x, err := strconv.ParseFloat(parts[min(c, len(parts)-1)], 32)
+				if err != nil {
+					return p, fmt.Errorf("preprocessing %s=%s: %v", k, v, err)
+				}
+				vals[c] = float32(x)
+			}
+			if k == "mean" {
+				p.Mean = vals
+			} else {
+				p.Std = vals
+			}
+		case "resize":
+			p.Resize = Resize(v)
+			if v == "crop" {
+				p.Resize = ResizeCrop
+			}
+		case "crop":
+			x, err := strconv.ParseFloat(v, 32)
+			if err != nil {
+				return p, fmt.Errorf("preprocessing crop=%s: %v", v, err)
+			}
+			p.Crop = float32(x)
+		default:
+			return p, fmt.Errorf("preprocessing %q: unknown key %q (mean, std, resize, crop)", spec, k)
+		}
+	}
+	return p, p.Check()
 }

@@ -180,3 +180,35 @@ func (Mul) Forward(out []float32, ins [][]float32, inShapes [][]int, _ []int, ba
 		}
 	}
 }
+
+// Sigmoid is the logistic function 1/(1 + e^−x), element-wise (ONNX Sigmoid, TFLite LOGISTIC).
+type Sigmoid struct{}
+
+// Kind implements Op.
+func (Sigmoid) Kind() string { return "Sigmoid" }
+
+// OutShape implements Op.
+func (Sigmoid) OutShape(in [][]int) ([]int, error) { return elementwise(in) }
+
+// Forward implements Op.
+func (Sigmoid) Forward(out []float32, ins [][]float32, _ [][]int, _ []int, _ int) {
+	for i, x := range ins[0] {
+		out[i] = float32(1 / (1 + math.Exp(-float64(x))))
+	}
+}
+
+// Tanh is the hyperbolic tangent, element-wise.
+type Tanh struct{}
+
+// Kind implements Op.
+func (Tanh) Kind() string { return "Tanh" }
+
+// OutShape implements Op.
+func (Tanh) OutShape(in [][]int) ([]int, error) { return elementwise(in) }
+
+// Forward implements Op.
+func (Tanh) Forward(out []float32, ins [][]float32, _ [][]int, _ []int, _ int) {
+	for i, x := range ins[0] {
+		out[i] = float32(math.Tanh(float64(x)))
+	}
+}

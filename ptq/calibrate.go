@@ -17,7 +17,8 @@ const (
 // activations are quantized at the outputs of convolutions and linear layers (after BN
 // folding); where a ReLU is the layer's only consumer, the ReLU's output is quantized instead
 // ("fused ReLU", one-sided when Options.HalfRange is set, else the layer's own output is
-// quantized two-sided). A LeakyReLU that is the layer's only consumer is fused the same way:
+// quantized two-sided); a clip from 0 (ReLU6) is fused the same way, its range capped at the
+// clip's top. A LeakyReLU that is the layer's only consumer is fused the same way:
 // its output is quantized, two-sided, so that the grid is not spent on the negative values
 // it shrinks. Pooling outputs are quantized at 8 bits. The paper leaves the network input,
 // the residual Add outputs and every other tensor in float; the points that an integer
@@ -30,6 +31,9 @@ type Point struct {
 	// LeakyAlpha is the slope of a fused LeakyReLU (0 for a ReLU): its output is quantized,
 	// two-sided, over the layer's clipping range mapped through it.
 	LeakyAlpha float32 `json:"leaky_alpha,omitempty"`
+	// ClipHi is the top of a fused ReLU6-like clip (Clip from 0 to ClipHi, 0 for a plain
+	// ReLU): the one-sided range is capped there.
+	ClipHi float32 `json:"clip_hi,omitempty"`
 	Pool       bool    `json:"pool"` // a pooling output (8 bits)
 	// Carried marks a tensor the paper leaves in float and an integer engine carries as codes
 	// (CarriedPoints), quantized only when Options.CarryBits is set.
@@ -57,6 +61,10 @@ func QuantPoints(g *nn.Graph) []Point {
 				switch op := c[0].Op.(type) {
 				case nn.ReLU:
 					p.Relu = c[0].Name
+				case nn.Clip:
+					if op.Lo == 0 && op.Hi > 0 { // ReLU6 and its kind: fused like a ReLU, capped
+						p.Relu, p.ClipHi = c[0].Name, op.Hi
+					}
 				case nn.LeakyReLU:
 					if op.Alpha > 0 && op.Alpha < 1 {
 						p.Relu, p.LeakyAlpha = c[0].Name, op.Alpha
@@ -103,6 +111,9 @@ func CarriedPoints(g *nn.Graph) []Point {
 		}
 		if selects(n) {
 			continue
+		}
+		if _, ok := n.Op.(nn.Softmax); ok && n == g.Output() {
+			continue // the probabilities rank as the logits do: the engine outputs them in float
 		}
 		if n == g.Input() {
 			floatOnly := true

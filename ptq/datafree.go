@@ -197,6 +197,9 @@ func propagate(n *nn.Node, dists [][][]float32) ([][]float32, error) {
 		return mapped(in, func(x float32) float32 { return min(max(x, op.Lo), op.Hi) }), nil
 	case nn.HardSigmoid:
 		return mapped(in, func(x float32) float32 { return min(max(op.Alpha*x+op.Beta, 0), 1) }), nil
+	case nn.Sigmoid, nn.Tanh:
+		y := make([]float32, 1)
+		return mapped(in, func(x float32) float32 { op.Forward(y, [][]float32{{x}}, nil, nil, 1); return y[0] }), nil
 	case *nn.BatchNorm:
 		scale, shift := op.ScaleShift()
 		out := make([][]float32, len(in))

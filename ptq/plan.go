@@ -184,16 +184,15 @@ func (q *Quantized) index() {
 	}
 }
 
-// fusedReLU returns the plan of n's sole ReLU consumer when that plan was made for n.
+// fusedReLU returns the plan of n's sole consumer when that plan fused it into n: a ReLU (or a
+// clip from 0) quantized one-sided for n, so that n's requantization clamps at 0 (and at the
+// clip's top, the grid's).
 func fusedReLU(q *Quantized, n *nn.Node, cons [][]*nn.Node) *ActPlan {
 	c := cons[n.Index()]
 	if len(c) != 1 {
 		return nil
 	}
-	if _, ok := c[0].Op.(nn.ReLU); !ok {
-		return nil
-	}
-	if ap := q.acts[c[0].Name]; ap != nil && ap.Layer == n.Name {
+	if ap := q.acts[c[0].Name]; ap != nil && ap.Layer == n.Name && ap.Relu == c[0].Name && ap.OneSided {
 		return ap
 	}
 	return nil
@@ -423,6 +422,9 @@ func quantizeActs(p Point, cal *Calibration, r resolved) (ActPlan, error) {
 		lo, hi, err := clip.Range(fit[c], float64(ap.Bits[c]), ap.OneSided)
 		if err != nil {
 			return ap, fmt.Errorf("channel %d: %w", c, err)
+		}
+		if ap.OneSided && p.ClipHi > 0 {
+			hi = min(hi, float64(p.ClipHi)) // the clip's top: nothing above it is output
 		}
 		if leaky && isParametric(clip) {
 			// The range fitted to the layer's output, mapped through the LeakyReLU.

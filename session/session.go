@@ -25,13 +25,15 @@ import (
 	"fourbit/ptq"
 )
 
-// Image is one image handed over by a caller: either decoded pixels (Width×Height, RGBA, 4
-// bytes per pixel, as a canvas gives them) or the bytes of a PNG or JPEG file (Encoded). Any
-// size is accepted; it is resized and centre-cropped to the model's input.
+// Image is one input handed over by a caller: decoded pixels (Width×Height, RGBA, 4 bytes
+// per pixel, as a canvas gives them), the bytes of a PNG or JPEG file (Encoded) — any size,
+// fitted to the model's input as its preprocessing says — or a .npy file holding one sample of
+// the model's input shape (NPY), for models that do not eat images.
 type Image struct {
 	Width, Height int
 	RGBA          []byte
 	Encoded       []byte
+	NPY           []byte
 }
 
 // Session holds a model and what has been done with it.
@@ -125,6 +127,7 @@ func (s *Session) Info() (ModelInfo, error) {
 type imageSource struct {
 	imgs   []Image
 	labels []int
+	shape  []int
 	h, w   int
 	pre    nn.Preprocess
 }
@@ -142,8 +145,10 @@ func (s *Session) Images(imgs []Image, labels []int) (ptq.Source, error) {
 		return nil, fmt.Errorf("%d labels for %d images", len(labels), len(imgs))
 	}
 	shape := s.g.Input().Shape
-	if len(shape) != 3 || shape[0] != 3 {
-		return nil, fmt.Errorf("model input %v is not a 3-channel image", shape)
+	for i, im := range imgs {
+		if im.NPY == nil && (len(shape) != 3 || shape[0] != 3) {
+			return nil, fmt.Errorf("input %d: the model's input %v is not a 3-channel image (give it .npy tensors)", i, shape)
+		}
 	}
 	classes := nn.Size(s.g.Output().Shape)
 	for i, l := range labels {
@@ -151,7 +156,11 @@ func (s *Session) Images(imgs []Image, labels []int) (ptq.Source, error) {
 			return nil, fmt.Errorf("image %d: label %d outside 0..%d", i, l, classes-1)
 		}
 	}
-	return &imageSource{imgs: imgs, labels: labels, h: shape[1], w: shape[2], pre: s.g.Preprocess}, nil
+	src := &imageSource{imgs: imgs, labels: labels, shape: shape, pre: s.g.Preprocess}
+	if len(shape) == 3 {
+		src.h, src.w = shape[1], shape[2]
+	}
+	return src, nil
 }
 
 // Folder serves the labelled images of a class-per-folder tree (dataset.Open: DIR:even and
@@ -181,20 +190,44 @@ func (src *imageSource) Len() int { return len(src.imgs) }
 
 // Load decodes images [lo, hi) into dst (ptq.Source).
 func (src *imageSource) Load(dst []float32, lo, hi int) ([]int, error) {
-	per := 3 * src.h * src.w
+	per := nn.Size(src.shape)
 	labels := make([]int, hi-lo)
 	for i := lo; i < hi; i++ {
 		labels[i-lo] = -1
-		img, err := src.imgs[i].decode()
-		if err != nil {
-			return nil, fmt.Errorf("image %d: %w", i, err)
+		x := dst[(i-lo)*per : (i-lo+1)*per]
+		if t := src.imgs[i].NPY; t != nil {
+			if err := oneSample(x, t, src.shape); err != nil {
+				return nil, fmt.Errorf("input %d: %w", i, err)
+			}
+		} else {
+			img, err := src.imgs[i].decode()
+			if err != nil {
+				return nil, fmt.Errorf("image %d: %w", i, err)
+			}
+			dataset.ToTensor(x, img, src.h, src.w, src.pre)
 		}
-		dataset.ToTensor(dst[(i-lo)*per:(i-lo+1)*per], img, src.h, src.w, src.pre)
 		if src.labels != nil {
 			labels[i-lo] = src.labels[i]
 		}
 	}
 	return labels, nil
+}
+
+// oneSample decodes a .npy file holding one sample of the input shape into dst.
+func oneSample(dst []float32, data []byte, shape []int) error {
+	t, err := dataset.ReadNPY(data)
+	if err != nil {
+		return err
+	}
+	samples, err := t.Samples(shape)
+	if err != nil {
+		return err
+	}
+	if len(samples) != 1 {
+		return fmt.Errorf("a .npy file of %d samples (the page takes one sample per file)", len(samples))
+	}
+	copy(dst, samples[0])
+	return nil
 }
 
 // decode returns the image's pixels, checking their size.

@@ -196,6 +196,14 @@ func images(v js.Value) ([]session.Image, error) {
 		if it.Type() != js.TypeObject {
 			return nil, fmt.Errorf("image %d is not an object", i)
 		}
+		if t := it.Get("npy"); !t.IsUndefined() {
+			b, err := bytesOf(t, fmt.Sprintf("input %d npy", i))
+			if err != nil {
+				return nil, err
+			}
+			out[i].NPY = b
+			continue
+		}
 		if enc := it.Get("bytes"); !enc.IsUndefined() {
 			b, err := bytesOf(enc, fmt.Sprintf("image %d bytes", i))
 			if err != nil {

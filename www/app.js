@@ -582,13 +582,13 @@ async function predictImage(bytes) {
 async function readFolder(files) {
   const byClass = new Map();
   for (const f of files) {
-    if (!/\.(png|jpe?g)$/i.test(f.name)) continue;
+    if (!/\.(png|jpe?g|npy)$/i.test(f.name)) continue;
     const parts = (f.webkitRelativePath || f.name).split('/');
     const cls = parts.length >= 2 ? parts[parts.length - 2] : 'unknown';
     if (!byClass.has(cls)) byClass.set(cls, []);
     byClass.get(cls).push(f);
   }
-  if (byClass.size === 0) throw new Error('no PNG or JPEG images in the chosen folder');
+  if (byClass.size === 0) throw new Error('no PNG or JPEG images (or .npy tensors) in the chosen folder');
   const names = state.classes.length ? state.classes : [...byClass.keys()].sort();
   const images = [];
   const labels = [];
@@ -596,7 +596,8 @@ async function readFolder(files) {
     const label = names.indexOf(cls);
     if (label < 0) throw new Error(`folder "${cls}" is not one of the model's classes (${names.join(', ')})`);
     for (const f of list) {
-      images.push({ bytes: new Uint8Array(await f.arrayBuffer()) });
+      const bytes = new Uint8Array(await f.arrayBuffer());
+      images.push(/\.npy$/i.test(f.name) ? { npy: bytes } : { bytes }); // a .npy file: one sample of the model's input
       labels.push(label);
     }
   }

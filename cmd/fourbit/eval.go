@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"fourbit/model"
 	"fourbit/ptq"
 	"fourbit/session"
 )
@@ -24,8 +23,16 @@ func open(modelPath, dir string, limit int) (*session.Session, ptq.Source, error
 	if modelPath == "" {
 		return nil, nil, usageError{fmt.Errorf("--model is required")}
 	}
+	path, opts, err := zooModel(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.InputShape = inputShape
+	if err := modelFlags.apply(&opts); err != nil {
+		return nil, nil, err
+	}
 	s := session.New()
-	if _, err := s.LoadFile(modelPath, model.Options{InputShape: inputShape}); err != nil {
+	if _, err := s.LoadFile(path, opts); err != nil {
 		return nil, nil, err
 	}
 	if dir == "" {

@@ -86,8 +86,11 @@ type usageError struct{ error }
 func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	inputShape = nil
+	inputShape, modelFlags = nil, modelFlagValues{}
 	fs.Var(&inputShape, "input-shape", "CxHxW input size for models that leave it open (ONNX), e.g. 3x224x224")
+	fs.StringVar(&modelFlags.labels, "labels", "", "class labels of the model's outputs, one per line (what data folders are matched against)")
+	fs.StringVar(&modelFlags.names, "names", "", "human-readable class names, one per line")
+	fs.StringVar(&modelFlags.preprocess, "preprocess", "", "the model's input preprocessing: mean=M,std=S,resize=crop|stretch|central,crop=F (e.g. mean=0.5,std=0.5,resize=central,crop=0.875)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: fourbit %s %s\n\nFlags:\n", name, synopsis)
 		fs.PrintDefaults()
@@ -111,6 +114,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // inputShape is the --input-shape of the running command.
 var inputShape shapeFlag
+
+// modelFlags are the running command's --labels, --names and --preprocess.
+var modelFlags modelFlagValues
+
+type modelFlagValues struct{ labels, names, preprocess string }
 
 // shapeFlag parses CxHxW.
 type shapeFlag []int

@@ -256,6 +256,10 @@ func (w *writer) emit(n *nn.Node, qz Quantization) error {
 			w.initF32(name+".mean", []int64{c}, op.Mean), w.initF32(name+".var", []int64{c}, op.Var)}, []string{out}, aFloat("epsilon", float32(op.Eps)))
 	case nn.ReLU:
 		w.node("Relu", name, ins, []string{out})
+	case nn.Sigmoid:
+		w.node("Sigmoid", name, ins, []string{out})
+	case nn.Tanh:
+		w.node("Tanh", name, ins, []string{out})
 	case nn.LeakyReLU:
 		w.node("LeakyRelu", name, ins, []string{out}, aFloat("alpha", op.Alpha))
 	case nn.Clip:

@@ -188,7 +188,7 @@ var supportedOps = map[string]bool{
 	"Relu": true, "LeakyRelu": true, "Clip": true, "HardSigmoid": true, "Add": true, "Sub": true,
 	"Mul": true, "Div": true, "MaxPool": true, "AveragePool": true, "GlobalAveragePool": true,
 	"Flatten": true, "Reshape": true, "Gemm": true, "MatMul": true, "Concat": true, "Pad": true,
-	"Softmax": true,
+	"Softmax": true, "Sigmoid": true, "Tanh": true,
 }
 
 // errSkipped marks a node that reads the output of an unsupported one.
@@ -415,6 +415,10 @@ func (imp *importer) node(n *node) error {
 		return nil
 	case "Relu":
 		return imp.unary(n, name, x, nn.ReLU{})
+	case "Sigmoid":
+		return imp.unary(n, name, x, nn.Sigmoid{})
+	case "Tanh":
+		return imp.unary(n, name, x, nn.Tanh{})
 	case "LeakyRelu":
 		return imp.unary(n, name, x, nn.LeakyReLU{Alpha: attrFloat(n, "alpha", 0.01)})
 	case "Clip":

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"fourbit/formats/internal/f16"
+	"fourbit/internal/f16"
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"

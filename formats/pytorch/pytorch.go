@@ -15,7 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"fourbit/formats/internal/f16"
+	"fourbit/internal/f16"
 	"io"
 	"math"
 	"math/big"

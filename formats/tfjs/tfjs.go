@@ -20,7 +20,7 @@ import (
 	"slices"
 	"strings"
 
-	"fourbit/formats/internal/f16"
+	"fourbit/internal/f16"
 	"fourbit/nn"
 )
 
