@@ -34,7 +34,7 @@ type Point struct {
 	// ClipHi is the top of a fused ReLU6-like clip (Clip from 0 to ClipHi, 0 for a plain
 	// ReLU): the one-sided range is capped there.
 	ClipHi float32 `json:"clip_hi,omitempty"`
-	Pool       bool    `json:"pool"` // a pooling output (8 bits)
+	Pool   bool    `json:"pool"` // a pooling output (8 bits)
 	// Carried marks a tensor the paper leaves in float and an integer engine carries as codes
 	// (CarriedPoints), quantized only when Options.CarryBits is set.
 	Carried bool `json:"carried,omitempty"`

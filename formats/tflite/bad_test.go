@@ -70,7 +70,7 @@ func unsupportedModel() []byte {
 	m := newModelBuilder(1)
 	in := m.computed("input", 1, 4, 4, 1)
 	a, b := m.computed("a", 1, 4, 4, 1), m.computed("b", 1, 4, 4, 1)
-	m.op(67, []int{in}, []int{a}, 0, nil)  // TRANSPOSE_CONV
+	m.op(67, []int{in}, []int{a}, 0, nil) // TRANSPOSE_CONV
 	m.op(119, []int{a}, []int{b}, 0, nil) // WHILE: control flow over subgraphs
 	return m.build(in, b)
 }
