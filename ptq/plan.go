@@ -382,7 +382,18 @@ func quantizeActs(p Point, cal *Calibration, r resolved) (ActPlan, error) {
 	case p.Pool:
 		bits, clip, perChannel = 8, quant.MinMax{}, false
 	case p.Last && r.Keep8Bit:
-		bits = 8
+		// The classifier's logits are compared with one another, so they share one grid: 8
+		// bits over their min-max range, as the authors' code quantizes them (int8, no
+		// clipping, not per channel). A range per class would be measured on calibration
+		// images of other classes — with many classes and few images, most classes never win
+		// there — and would clip the very logit that wins on a test image.
+		bits, clip, perChannel = 8, quant.MinMax{}, false
+	case perChannel && len(st.PerChannel) > 0 && st.PerChannel[0].Count <= int64(cal.Images):
+		// One value per channel per image — a linear layer's output, a squeeze-and-excitation
+		// gate's 1×1 map: a channel's range would rest on as many values as there are
+		// calibration images. One range over the tensor, as the authors' code quantizes
+		// linear layers' outputs.
+		perChannel = false
 	}
 	if k := r.Keep[p.Layer].ActBits; k > 0 && !p.Pool {
 		bits = k

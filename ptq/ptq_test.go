@@ -179,3 +179,50 @@ func TestExportRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestOneRangeForVectors: the classifier's logits share one 8-bit grid (they are compared
+// with one another), and a tensor with one value per channel per image — here ResNet-20's
+// linear output once the classifier is not kept at 8 bits — gets one range, not a range per
+// channel resting on as many values as there are calibration images.
+func TestOneRangeForVectors(t *testing.T) {
+	g := loadResNet20(t)
+	cal, err := Calibrate(g, source(t, g, testenv.Asset("cifar10-png/calib"), 0), 64, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		keep8    bool
+		wantBits int
+	}{
+		{"classifier kept at 8 bits", true, 8},
+		{"classifier like the rest", false, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultOptions()
+			o.Keep8Bit = tt.keep8
+			q, err := Quantize(g, cal, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last *ActPlan
+			for i := range q.Plan.Acts {
+				if a := &q.Plan.Acts[i]; a.Last {
+					last = a
+				}
+			}
+			if last == nil {
+				t.Fatal("no classifier in the plan")
+			}
+			if last.PerChannel {
+				t.Errorf("%s: a range per class", last.Node)
+			}
+			for c, b := range last.Bits {
+				if b != tt.wantBits || last.Lo[c] != last.Lo[0] || last.Hi[c] != last.Hi[0] {
+					t.Errorf("%s channel %d: %d bits over [%v, %v], want %d bits over [%v, %v]", last.Node, c, b, last.Lo[c], last.Hi[c], tt.wantBits, last.Lo[0], last.Hi[0])
+				}
+			}
+		})
+	}
+}
