@@ -52,8 +52,9 @@ type LayerInfo struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
 	// Kernel is "qconv" (weight codes × per-tensor input codes, requantization fused),
-	// "int32-folded" (per-channel input scales folded into 31-bit weights) or "float-input"
-	// (the layer reads the float image).
+	// "int32-folded" (per-channel input scales folded into 31-bit weights), "float-input"
+	// (the layer reads the float image) or "float-fallback" (no integer kernel for this kind
+	// of layer — a transposed conv, a linear layer on rows: it runs in float between codes).
 	Kernel string `json:"kernel"`
 	// RowBits is the weight width of each output channel.
 	RowBits []int `json:"row_bits"`
@@ -148,6 +149,20 @@ func (net *Net) plan(q *ptq.Quantized, s *step, steps []*step) error {
 	}
 	switch op := n.Op.(type) {
 	case nn.Weighted:
+		if !integerGEMM(n) {
+			// No integer kernel (a transposed conv, a linear layer on rows): the layer runs in
+			// float on the dequantized input, with the plan's corrected weights.
+			if q.WeightRows(n) == nil {
+				return fmt.Errorf("its weights are kept in float; the integer engine needs every layer's weights quantized")
+			}
+			if in[0].floatOnly {
+				return fmt.Errorf("it reads the float network input and has no integer kernel")
+			}
+			w, b, _ := op.Weights()
+			s.kind = kindRescale
+			net.layers = append(net.layers, LayerInfo{Name: n.Name, Kind: n.Op.Kind(), Kernel: "float-fallback", FloatBytes: 4 * (len(w) + len(b)), PackedBytes: 4 * (len(w) + len(b))})
+			return nil
+		}
 		s.kind = kindConv
 		if _, ok := op.(*nn.Linear); ok {
 			s.kind = kindLinear
@@ -185,6 +200,18 @@ func (net *Net) plan(q *ptq.Quantized, s *step, steps []*step) error {
 }
 
 func isWeighted(n *nn.Node) bool { _, ok := n.Op.(nn.Weighted); return ok }
+
+// integerGEMM reports whether a layer has integer kernels: a convolution, or a linear layer
+// that gives a vector.
+func integerGEMM(n *nn.Node) bool {
+	switch n.Op.(type) {
+	case *nn.Conv:
+		return len(n.Inputs[0].Shape) == 3
+	case *nn.Linear:
+		return len(n.Shape) == 1
+	}
+	return false
+}
 
 // oneSided reports whether every quantizer's lowest code is its zero point (codes of values
 // ≥ 0): a ReLU leaves such codes unchanged.

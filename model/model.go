@@ -24,8 +24,8 @@ func LoadFile(path string) (*nn.Graph, error) { return LoadFileWith(path, Option
 
 // Options adjust loading.
 type Options struct {
-	// InputShape (C, H, W) fixes an input size the model leaves open (ONNX models with a
-	// symbolic height and width).
+	// InputShape fixes the input's sizes after the batch axis — (C, H, W), (T, F), … — where
+	// the model leaves them open (ONNX models with a symbolic height and width).
 	InputShape []int
 	// Preprocess, Classes and Names, when set, replace what the file says (or does not say)
 	// of the model's input preprocessing and of its outputs: the class labels a dataset's

@@ -132,7 +132,9 @@ type ChannelPrior struct {
 	Mean, Std []float64
 }
 
-// Linear is a fully connected layer: out = W·x + B with W of Out × In values.
+// Linear is a fully connected layer: out = W·x + B with W of Out × In values. On a vector (or
+// a tensor of In values, read flattened) it gives Out values; on a tensor whose last axis has
+// In values it is applied to each of those rows (ONNX MatMul by a constant matrix).
 type Linear struct {
 	W, B    []float32
 	In, Out int
@@ -146,16 +148,23 @@ func (l *Linear) OutShape(in [][]int) ([]int, error) {
 	if err := wantInputs(in, 1); err != nil {
 		return nil, err
 	}
-	if Size(in[0]) != l.In || len(l.W) != l.In*l.Out || (l.B != nil && len(l.B) != l.Out) || l.Out <= 0 {
+	if len(l.W) != l.In*l.Out || (l.B != nil && len(l.B) != l.Out) || l.Out <= 0 || l.In <= 0 {
 		return nil, fmt.Errorf("%w: linear %d→%d (weights %d, bias %d) on input %v", ErrGraph, l.In, l.Out, len(l.W), len(l.B), in[0])
 	}
-	return []int{l.Out}, nil
+	switch s := in[0]; {
+	case Size(s) == l.In:
+		return []int{l.Out}, nil
+	case len(s) > 1 && s[len(s)-1] == l.In:
+		return append(slices.Clone(s[:len(s)-1]), l.Out), nil
+	}
+	return nil, fmt.Errorf("%w: linear %d→%d on input %v", ErrGraph, l.In, l.Out, in[0])
 }
 
 // Forward implements Op.
 func (l *Linear) Forward(out []float32, ins [][]float32, _ [][]int, _ []int, batch int) {
 	x := ins[0]
-	for b := 0; b < batch; b++ {
+	rows := len(x) / l.In // batch images, or batch × rows
+	for b := 0; b < rows; b++ {
 		xb := x[b*l.In : (b+1)*l.In]
 		for o := 0; o < l.Out; o++ {
 			w := l.W[o*l.In : (o+1)*l.In]

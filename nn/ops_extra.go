@@ -84,8 +84,9 @@ func (p Pad) Forward(out []float32, ins [][]float32, inShapes [][]int, outShape 
 	}
 }
 
-// Softmax normalises each image's vector of logits to probabilities. It does not change the
-// ranking, so accuracy is the same with or without it.
+// Softmax normalises the last axis of each image's tensor to probabilities (a vector of
+// logits, most often). It does not change the ranking, so accuracy is the same with or without
+// it.
 type Softmax struct{}
 
 // Kind implements Op.
@@ -96,29 +97,27 @@ func (Softmax) OutShape(in [][]int) ([]int, error) {
 	if err := wantInputs(in, 1); err != nil {
 		return nil, err
 	}
-	if len(in[0]) != 1 {
-		return nil, fmt.Errorf("%w: softmax over a %v tensor (fourbit takes it over a vector)", ErrGraph, in[0])
-	}
-	return []int{in[0][0]}, nil
+	return slices.Clone(in[0]), nil
 }
 
 // Forward implements Op.
 func (Softmax) Forward(out []float32, ins [][]float32, inShapes [][]int, _ []int, batch int) {
-	n := inShapes[0][0]
-	for b := 0; b < batch; b++ {
-		x, y := ins[0][b*n:(b+1)*n], out[b*n:(b+1)*n]
+	s := inShapes[0]
+	n := s[len(s)-1]
+	for r := 0; r < batch*Size(s)/n; r++ {
+		x, y := ins[0][r*n:(r+1)*n], out[r*n:(r+1)*n]
 		m := float32(math.Inf(-1))
 		for _, v := range x {
 			m = max(m, v)
 		}
-		var s float64
+		var sum float64
 		for i, v := range x {
 			e := math.Exp(float64(v - m))
 			y[i] = float32(e)
-			s += e
+			sum += e
 		}
 		for i := range y {
-			y[i] = float32(float64(y[i]) / s)
+			y[i] = float32(float64(y[i]) / sum)
 		}
 	}
 }

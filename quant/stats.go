@@ -196,7 +196,7 @@ func (h *Histogram) meanAbsDev(mu, n float64) float64 {
 			s += c * ((hi-mu)*(hi-mu) + (mu-lo)*(mu-lo)) / (2 * h.Width)
 		}
 	}
-	return s / n
+	return max(s/n, 0) // a constant channel's bins cancel to a rounding error, never below 0
 }
 
 // Summarize returns the exact statistics of data (two passes) with a histogram of the given

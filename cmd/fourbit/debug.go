@@ -72,8 +72,6 @@ func runDebug(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("debug", "--model FILE --calib DIR [options] [--data DIR] [--images N] [--json]", stderr)
 	opts := ptq.DefaultOptions()
 	of := bindOptions(fs, &opts)
-	keep := keepFlag{}
-	fs.Var(keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=float (repeatable)")
 	modelPath := fs.String("model", "", "model file")
 	calibDir := fs.String("calib", "", "calibration folder")
 	data := fs.String("data", "", "images to compare on (default: the calibration folder)")
@@ -88,7 +86,6 @@ func runDebug(args []string, stdout, stderr io.Writer) error {
 	if *calibDir == "" {
 		return usageError{fmt.Errorf("--calib is required")}
 	}
-	opts.Keep = keep
 	dir := *data
 	if dir == "" {
 		dir = *calibDir

@@ -87,7 +87,7 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	inputShape, modelFlags = nil, modelFlagValues{}
-	fs.Var(&inputShape, "input-shape", "CxHxW input size for models that leave it open (ONNX), e.g. 3x224x224")
+	fs.Var(&inputShape, "input-shape", "the input's sizes after the batch axis, for models that leave them open (ONNX): CxHxW, TxF or F, e.g. 3x224x224")
 	fs.StringVar(&modelFlags.labels, "labels", "", "class labels of the model's outputs, one per line (what data folders are matched against)")
 	fs.StringVar(&modelFlags.names, "names", "", "human-readable class names, one per line")
 	fs.StringVar(&modelFlags.preprocess, "preprocess", "", "the model's input preprocessing: mean=M,std=S,resize=crop|stretch|central,crop=F (e.g. mean=0.5,std=0.5,resize=central,crop=0.875)")
@@ -120,7 +120,7 @@ var modelFlags modelFlagValues
 
 type modelFlagValues struct{ labels, names, preprocess string }
 
-// shapeFlag parses CxHxW.
+// shapeFlag parses the input's sizes after the batch axis: CxHxW for an image, TxF, F, ….
 type shapeFlag []int
 
 func (s *shapeFlag) String() string {
@@ -132,14 +132,14 @@ func (s *shapeFlag) String() string {
 
 func (s *shapeFlag) Set(v string) error {
 	parts := strings.Split(strings.ToLower(v), "x")
-	if len(parts) != 3 {
-		return fmt.Errorf("want CxHxW, got %q", v)
+	if len(parts) > 4 {
+		return fmt.Errorf("want the sizes after the batch axis, 1 to 4 of them (CxHxW, TxF, F), got %q", v)
 	}
 	var out []int
 	for _, p := range parts {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 1<<14 {
-			return fmt.Errorf("want CxHxW with sizes 1..16384, got %q", v)
+			return fmt.Errorf("want sizes 1..16384 joined by x (CxHxW, TxF, F), got %q", v)
 		}
 		out = append(out, n)
 	}

@@ -26,8 +26,9 @@ type optionFlags struct {
 	pcba                 string
 	wPerTensor, aPerTens bool
 	noHalf, noKeep8      bool
-	carry                int  // --carry-bits; -1 when not given
-	engine               bool // the command builds the integer engine: CarryBits defaults to 8
+	carry                int      // --carry-bits; -1 when not given
+	engine               bool     // the command builds the integer engine: CarryBits defaults to 8
+	keep                 keepFlag // --keep NAME=…, repeatable
 }
 
 func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
@@ -44,6 +45,8 @@ func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
 	fs.BoolVar(&f.noHalf, "no-half-range", false, "quantize a ReLU's input two-sided instead of its output over [0, α]")
 	fs.BoolVar(&f.noKeep8, "no-keep-8bit", false, "quantize the first layer's weights and the classifier's output like the rest")
 	fs.IntVar(&o.CalibImages, "calib-images", o.CalibImages, "calibration images")
+	f.keep = keepFlag{}
+	fs.Var(f.keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=a8 (output only), NAME=w8, NAME=float (repeatable; names from fourbit info)")
 	fs.IntVar(&f.carry, "carry-bits", -1, "also quantize what the paper leaves in float — residual Adds, other ops' outputs — at this width, as the integer engine carries them (0: float, the paper's protocol; default 0, or 8 with --engine)")
 	return f
 }
@@ -53,6 +56,9 @@ func (f *optionFlags) finish() error {
 	o := f.o
 	o.WeightPerChannel, o.ActPerChannel = !f.wPerTensor, !f.aPerTens
 	o.HalfRange, o.Keep8Bit = !f.noHalf, !f.noKeep8
+	if len(f.keep) > 0 {
+		o.Keep = f.keep
+	}
 	switch {
 	case f.carry >= 0:
 		o.CarryBits = f.carry
@@ -122,8 +128,6 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "evaluate only the first N images")
 	asJSON := fs.Bool("json", false, "print JSON")
 	outFile := fs.String("out", "", "write the quantized model to this file (fourbit-quantized/1 JSON)")
-	keep := keepFlag{}
-	fs.Var(keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=a8 (output only), NAME=w8, NAME=float (repeatable; names from fourbit info)")
 	useEngine := fs.Bool("engine", false, "also build the integer engine and evaluate it (packed weights, integer activations) against the simulation; --carry-bits defaults to 8")
 	budget := fs.Float64("budget", 0, "automatic mixed precision: raise the most sensitive layers to 8 bits within this mean weight width (needs --data)")
 	if err := parse(fs, args); err != nil {
@@ -139,7 +143,6 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	if *budget != 0 && (*data == "" || *budget < 1 || *budget > 8) {
 		return usageError{fmt.Errorf("--budget needs --data (sensitivity is measured on it) and a value in 1..8")}
 	}
-	opts.Keep = keep
 	s, test, err := open(*modelPath, *data, *limit)
 	if err != nil {
 		return err
@@ -273,7 +276,7 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("table", "[--models resnet20,...] [--bits W4A4,W4A8,W8A4] [--rows ...] [--calib DIR] [--data DIR] [--limit N] [--json] [--md FILE]", stderr)
 	opts := ptq.DefaultOptions()
 	fs.IntVar(&opts.CalibImages, "calib-images", opts.CalibImages, "calibration images")
-	models := fs.String("models", "resnet20,resnet32,resnet44,resnet56", "models: names under $FOURBIT_DATA/cifar10-resnet, darknet-tiny, or files")
+	models := fs.String("models", "resnet20,resnet32,resnet44,resnet56", "models: names under $FOURBIT_DATA/cifar10-resnet, darknet-tiny, mobilenet-v1-0.25, resnet8, or files")
 	bits := fs.String("bits", "W4A4,W4A8,W8A4", "bit settings")
 	rows := fs.String("rows", "", "rows to run (default: all): "+rowNames())
 	calibDir := fs.String("calib", filepath.Join(dataDir(), "cifar10-png", "calib"), "calibration folder")
@@ -300,11 +303,7 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	out := tableOutput{Command: "fourbit table " + strings.Join(args, " "), Calib: *calibDir, Data: *data}
 	for _, name := range splitList(*models) {
-		path, err := resolveModel(name)
-		if err != nil {
-			return err
-		}
-		s, src, err := open(path, *data, *limit)
+		s, src, err := open(name, *data, *limit)
 		if err != nil {
 			return err
 		}

@@ -79,6 +79,9 @@ func zooModel(name string) (string, model.Options, error) {
 	case "kws":
 		return filepath.Join(d, "mlperf-tiny", "kws_ref_model_float32.tflite"), model.Options{Classes: kwsClasses}, nil
 	}
+	if strings.ContainsRune(name, filepath.Separator) || filepath.Ext(name) != "" {
+		return name, model.Options{}, nil // a path: the loader says what is wrong with it
+	}
 	path, err := resolveModel(name)
 	return path, model.Options{}, err
 }

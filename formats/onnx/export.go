@@ -43,6 +43,7 @@ func appendVarint(b []byte, num protowire.Number, v int64) []byte {
 type attr struct {
 	name   string
 	i      *int64
+	s      *string
 	f      *float32
 	ints   []int64
 	isInts bool
@@ -50,6 +51,11 @@ type attr struct {
 }
 
 func aTensor(name string, t []byte) attr { return attr{name: name, t: t} }
+
+func aString(name, v string) attr { return attr{name: name, s: &v} }
+
+// binaryOps are the ONNX operators of nn.Binary's and nn.ConstBinary's functions.
+var binaryOps = map[string]string{"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min", "pow": "Pow"}
 
 func aInt(name string, v int64) attr     { return attr{name: name, i: &v} }
 func aFloat(name string, v float32) attr { return attr{name: name, f: &v} }
@@ -80,6 +86,9 @@ func (w *writer) node(op, name string, inputs, outputs []string, attrs ...attr) 
 		case a.i != nil:
 			ab = appendVarint(ab, 20, attrTypeInt)
 			ab = appendVarint(ab, 3, *a.i)
+		case a.s != nil:
+			ab = appendVarint(ab, 20, attrTypeString)
+			ab = appendBytes(ab, 4, []byte(*a.s))
 		case a.f != nil:
 			ab = appendVarint(ab, 20, attrTypeFloat)
 			ab = protowire.AppendFixed32(tag(ab, 2, protowire.Fixed32Type), math.Float32bits(*a.f))
@@ -174,9 +183,6 @@ func ExportQDQ(q Quantization) ([]byte, error) { return export(q.Network(), q) }
 func export(g *nn.Graph, qz Quantization) ([]byte, error) {
 	w := &writer{}
 	in := g.Input()
-	if len(in.Shape) != 3 {
-		return nil, fmt.Errorf("onnx export: input shape %v is not C×H×W", in.Shape)
-	}
 	for _, n := range g.Nodes[1:] {
 		if err := w.emit(n, qz); err != nil {
 			return nil, fmt.Errorf("onnx export: node %s (%s): %w", n.Name, n.Op.Kind(), err)
@@ -249,7 +255,18 @@ func (w *writer) emit(n *nn.Node, qz Quantization) error {
 		if b == nil {
 			b = make([]float32, op.Out)
 		}
-		w.node("Gemm", name, []string{ins[0], wName, w.initF32(name+".bias", i64s(op.Out), b)}, []string{out}, aInt("transB", 1))
+		if len(n.Shape) > 1 { // on rows: x·Wᵀ + b over the last axis
+			w.node("Transpose", name+".wt", []string{wName}, []string{name + ".wt"}, aInts("perm", 1, 0))
+			w.node("MatMul", name+".mm", []string{ins[0], name + ".wt"}, []string{name + ".mm"})
+			w.node("Add", name, []string{name + ".mm", w.initF32(name+".bias", i64s(op.Out), b)}, []string{out})
+			break
+		}
+		in := ins[0]
+		if len(n.Inputs[0].Shape) != 1 {
+			w.node("Flatten", name+".flat", ins, []string{name + ".flat"}, aInt("axis", 1))
+			in = name + ".flat"
+		}
+		w.node("Gemm", name, []string{in, wName, w.initF32(name+".bias", i64s(op.Out), b)}, []string{out}, aInt("transB", 1))
 	case *nn.BatchNorm:
 		c := int64(len(op.Gamma))
 		w.node("BatchNormalization", name, []string{ins[0], w.initF32(name+".gamma", []int64{c}, op.Gamma), w.initF32(name+".beta", []int64{c}, op.Beta),
@@ -291,7 +308,72 @@ func (w *writer) emit(n *nn.Node, qz Quantization) error {
 	case nn.Concat:
 		w.node("Concat", name, ins, []string{out}, aInt("axis", 1))
 	case nn.Softmax:
-		w.node("Softmax", name, ins, []string{out}, aInt("axis", 1))
+		w.node("Softmax", name, ins, []string{out}, aInt("axis", -1))
+	case nn.Reshape:
+		w.node("Reshape", name, []string{ins[0], w.initI64(name+".shape", append([]int64{-1}, i64s(op.Shape...)...)...)}, []string{out})
+	case nn.Transpose:
+		perm := []int64{0}
+		for _, p := range op.Perm {
+			perm = append(perm, int64(p)+1)
+		}
+		w.node("Transpose", name, ins, []string{out}, aInts("perm", perm...))
+	case nn.Binary:
+		w.node(binaryOps[op.Fn], name, ins, []string{out})
+	case nn.ConstBinary:
+		c := w.initF32(name+".const", i64s(op.Shape...), op.Value)
+		if op.First {
+			w.node(binaryOps[op.Fn], name, []string{c, ins[0]}, []string{out})
+		} else {
+			w.node(binaryOps[op.Fn], name, []string{ins[0], c}, []string{out})
+		}
+	case nn.Pow:
+		if op.P == 0.5 {
+			w.node("Sqrt", name, ins, []string{out})
+		} else {
+			w.node("Pow", name, []string{ins[0], w.initF32(name+".p", nil, []float32{op.P})}, []string{out})
+		}
+	case nn.ReduceMean:
+		var axes []int64
+		for _, a := range op.Axes {
+			axes = append(axes, int64(a)+1)
+		}
+		keep := int64(0)
+		if op.KeepDims {
+			keep = 1
+		}
+		w.node("ReduceMean", name, ins, []string{out}, aInts("axes", axes...), aInt("keepdims", keep))
+	case nn.Resize2D:
+		mode := "nearest"
+		if op.Linear {
+			mode = "linear"
+		}
+		w.node("Resize", name, []string{ins[0], "", w.initF32(name+".scales", i64s(4), []float32{1, 1, op.ScaleH, op.ScaleW})}, []string{out},
+			aString("mode", mode), aString("coordinate_transformation_mode", op.Coordinates), aString("nearest_mode", op.Nearest))
+	case nn.MatMul:
+		w.node("MatMul", name, ins, []string{out})
+	case nn.Take:
+		raw := binary.LittleEndian.AppendUint64(nil, uint64(op.Index))
+		w.inits = append(w.inits, tensorBytes(name+".index", nil, typeInt64, raw)) // a scalar: the axis goes
+		w.node("Gather", name, []string{ins[0], name + ".index"}, []string{out}, aInt("axis", int64(op.Axis)+1))
+	case *nn.ConvTranspose:
+		icg := len(op.W) / (op.OutC * op.KH * op.KW)
+		ocg := op.OutC / op.Groups
+		wName, err := w.weights(n, op.W, i64s(op.OutC, icg, op.KH, op.KW), qz)
+		if err != nil {
+			return err
+		}
+		// fourbit's one row per output channel to ONNX's InC × OutC/group × KH × KW.
+		w.node("Reshape", name+".wg", []string{wName, w.initI64(name+".wgs", i64s(op.Groups, ocg, icg, op.KH, op.KW)...)}, []string{name + ".wg"})
+		w.node("Transpose", name+".wt", []string{name + ".wg"}, []string{name + ".wt"}, aInts("perm", 0, 2, 1, 3, 4))
+		w.node("Reshape", name+".w", []string{name + ".wt", w.initI64(name+".ws", i64s(op.Groups*icg, ocg, op.KH, op.KW)...)}, []string{name + ".w"})
+		inputs := []string{ins[0], name + ".w"}
+		if op.B != nil {
+			inputs = append(inputs, w.initF32(name+".bias", i64s(op.OutC), op.B))
+		}
+		w.node("ConvTranspose", name, inputs, []string{out}, aInts("kernel_shape", i64s(op.KH, op.KW)...),
+			aInts("strides", i64s(op.StrideH, op.StrideW)...), aInts("dilations", i64s(op.DilH, op.DilW)...),
+			aInts("pads", i64s(op.PadT, op.PadL, op.PadB, op.PadR)...), aInts("output_padding", i64s(op.OutPadH, op.OutPadW)...),
+			aInt("group", int64(op.Groups)))
 	case nn.Pad:
 		w.node("Pad", name, []string{ins[0], w.initI64(name+".pads", 0, 0, int64(op.T), int64(op.L), 0, 0, int64(op.B), int64(op.R))}, []string{out})
 	case nn.ShortcutA:

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -35,8 +36,9 @@ type value struct {
 
 // Options adjust reading.
 type Options struct {
-	// InputShape (C, H, W) fixes the input's size where the model leaves it open (a symbolic
-	// height and width, say); it must agree with the dimensions the model does fix.
+	// InputShape fixes the input's sizes after the batch axis — (C, H, W) for an image, (T, F)
+	// for a sequence — where the model leaves them open (a symbolic height and width, say); it
+	// must agree with the dimensions the model does fix.
 	InputShape []int
 }
 
@@ -80,11 +82,12 @@ func ReadWith(data []byte, opts Options) (g *nn.Graph, err error) {
 }
 
 type importer struct {
-	opts   Options
-	g      *nn.Graph
-	values map[string]*value
-	opset  int64
-	names  map[string]bool
+	opts      Options
+	g         *nn.Graph
+	values    map[string]*value
+	opset     int64
+	names     map[string]bool
+	consumers map[string][]*node // the nodes that read each value
 }
 
 func (imp *importer) build(m *model) (*nn.Graph, error) {
@@ -111,8 +114,8 @@ func (imp *importer) build(m *model) (*nn.Graph, error) {
 		return nil, fmt.Errorf("onnx: the graph has no input")
 	}
 	if s := imp.opts.InputShape; s != nil {
-		if len(s) != 3 || len(input.dims) != 4 {
-			return nil, fmt.Errorf("onnx: input shape %v for an input of rank %d (want C, H, W of an N×C×H×W input)", s, len(input.dims))
+		if len(s) != len(input.dims)-1 {
+			return nil, fmt.Errorf("onnx: input shape %v for an input of rank %d (give the sizes after the batch axis)", s, len(input.dims))
 		}
 		dims := slices.Clone(input.dims)
 		for i, v := range s {
@@ -123,10 +126,20 @@ func (imp *importer) build(m *model) (*nn.Graph, error) {
 		}
 		input.dims = dims
 	}
-	if len(input.dims) != 4 || input.dims[1] <= 0 || input.dims[2] <= 0 || input.dims[3] <= 0 || input.dims[1] > 1<<16 || input.dims[2] > 1<<16 || input.dims[3] > 1<<16 {
-		return nil, fmt.Errorf("onnx: input %s has shape %v; fourbit reads CNNs with an N×C×H×W input of known C, H and W (give the size, e.g. --input-shape 3x224x224)", input.name, input.dims)
+	if len(input.dims) < 2 || len(input.dims) > 5 {
+		return nil, fmt.Errorf("onnx: input %s has shape %v; fourbit reads inputs of rank 2 to 5 with a batch axis first (N×F, N×T×F, N×C×H×W)", input.name, input.dims)
 	}
-	imp.g = nn.NewGraph(int(input.dims[1]), int(input.dims[2]), int(input.dims[3]))
+	shape := make([]int, len(input.dims)-1)
+	for i, d := range input.dims[1:] {
+		if d <= 0 || d > 1<<16 {
+			return nil, fmt.Errorf("onnx: input %s has shape %v; give the sizes the model leaves open (e.g. --input-shape 3x224x224)", input.name, input.dims)
+		}
+		shape[i] = int(d)
+	}
+	if nn.Size(shape) > 1<<26 {
+		return nil, fmt.Errorf("onnx: input %s of shape %v is too large", input.name, input.dims)
+	}
+	imp.g = nn.NewGraph(shape...)
 	imp.g.Preprocess = nn.Preprocess{Std: [3]float32{1, 1, 1}}
 	if s, ok := m.metadata[metaPreprocess]; ok {
 		var p nn.Preprocess
@@ -146,6 +159,12 @@ func (imp *importer) build(m *model) (*nn.Graph, error) {
 	order, err := topoSort(gr, imp.values)
 	if err != nil {
 		return nil, err
+	}
+	imp.consumers = map[string][]*node{}
+	for _, n := range order {
+		for _, in := range n.inputs {
+			imp.consumers[in] = append(imp.consumers[in], n)
+		}
 	}
 	var unsupported []string
 	for _, n := range order {
@@ -188,7 +207,8 @@ var supportedOps = map[string]bool{
 	"Relu": true, "LeakyRelu": true, "Clip": true, "HardSigmoid": true, "Add": true, "Sub": true,
 	"Mul": true, "Div": true, "MaxPool": true, "AveragePool": true, "GlobalAveragePool": true,
 	"Flatten": true, "Reshape": true, "Gemm": true, "MatMul": true, "Concat": true, "Pad": true,
-	"Softmax": true, "Sigmoid": true, "Tanh": true,
+	"Softmax": true, "Sigmoid": true, "Tanh": true, "Transpose": true, "Max": true, "Min": true,
+	"Pow": true, "Sqrt": true, "ReduceMean": true, "Resize": true, "Upsample": true, "ConvTranspose": true,
 }
 
 // errSkipped marks a node that reads the output of an unsupported one.
@@ -333,6 +353,9 @@ func (imp *importer) node(n *node) error {
 	if len(n.outputs) == 0 {
 		return fmt.Errorf("no outputs")
 	}
+	if imp.values[n.outputs[0]] != nil {
+		return nil // converted with the node before it (a batch-moving transpose's slices)
+	}
 	for i := range n.inputs {
 		if n.inputs[i] != "" && imp.values[n.inputs[i]] == nil {
 			if !supportedOps[n.opType] {
@@ -458,12 +481,99 @@ func (imp *importer) node(n *node) error {
 		if s == nil || s.konst == nil || s.konst.ints == nil {
 			return unsupportedError(fmt.Sprintf("%s (Reshape to a shape computed at run time)", name))
 		}
-		shape := s.konst.ints
-		size := int64(nn.Size(in.Shape))
-		if len(shape) == 2 && (shape[1] == -1 || shape[1] == size) && (shape[0] == 1 || shape[0] == 0 || shape[0] == -1) {
-			return imp.flatten(n, name, in)
+		shape, err := reshaped(in.Shape, s.konst.ints, attrInt(n, "allowzero", 0) != 0)
+		if err != nil {
+			return unsupportedError(fmt.Sprintf("%s (Reshape to %v: %v)", name, s.konst.ints, err))
 		}
-		return unsupportedError(fmt.Sprintf("%s (Reshape to %v: fourbit reshapes only to N×features)", name, shape))
+		return imp.reshape(n, name, in, shape)
+	case "Squeeze", "Unsqueeze":
+		in, err := dyn()
+		if err != nil {
+			return err
+		}
+		axes := attrInts(n, "axes", nil)
+		if v := imp.in(n, 1); v != nil {
+			if v.konst == nil || v.konst.ints == nil {
+				return unsupportedError(fmt.Sprintf("%s (%s by axes computed at run time)", name, n.opType))
+			}
+			axes = v.konst.ints
+		}
+		shape, err := squeezed(in.Shape, axes, n.opType == "Unsqueeze")
+		if err != nil {
+			return unsupportedError(fmt.Sprintf("%s (%s %v: %v)", name, n.opType, axes, err))
+		}
+		return imp.reshape(n, name, in, shape)
+	case "Transpose":
+		in, err := dyn()
+		if err != nil {
+			return err
+		}
+		perm := attrInts(n, "perm", nil)
+		if perm == nil {
+			for i := len(in.Shape); i >= 0; i-- {
+				perm = append(perm, int64(i))
+			}
+		}
+		if len(perm) == len(in.Shape)+1 && perm[0] != 0 {
+			if err := imp.splitTranspose(n, name, in, perm); err == nil {
+				return nil
+			}
+		}
+		if len(perm) != len(in.Shape)+1 || perm[0] != 0 {
+			return unsupportedError(fmt.Sprintf("%s (Transpose %v: the batch axis must stay first)", name, perm))
+		}
+		p := make([]int, len(in.Shape))
+		identity := true
+		for i, v := range perm[1:] {
+			p[i] = int(v) - 1
+			identity = identity && p[i] == i
+		}
+		if identity {
+			imp.setNode(n, in)
+			return nil
+		}
+		return imp.unary(n, name, x, nn.Transpose{Perm: p})
+	case "Max", "Min", "Pow":
+		if len(n.inputs) != 2 {
+			return unsupportedError(fmt.Sprintf("%s (%s of %d inputs)", name, n.opType, len(n.inputs)))
+		}
+		return imp.elementwise(n, name)
+	case "Sqrt":
+		return imp.unary(n, name, x, nn.Pow{P: 0.5})
+	case "ReduceMean":
+		in, err := dyn()
+		if err != nil {
+			return err
+		}
+		axes := attrInts(n, "axes", nil)
+		if v := imp.in(n, 1); v != nil {
+			if v.konst == nil || v.konst.ints == nil {
+				return unsupportedError(fmt.Sprintf("%s (ReduceMean over axes computed at run time)", name))
+			}
+			axes = v.konst.ints
+		}
+		var ax []int
+		for _, a := range axes {
+			if a < 0 {
+				a += int64(len(in.Shape)) + 1
+			}
+			if a < 1 || a > int64(len(in.Shape)) {
+				return unsupportedError(fmt.Sprintf("%s (ReduceMean over axis %d: not the batch)", name, a))
+			}
+			ax = append(ax, int(a)-1)
+		}
+		if len(ax) == 0 {
+			return unsupportedError(fmt.Sprintf("%s (ReduceMean over every axis)", name))
+		}
+		keep := attrInt(n, "keepdims", 1) != 0
+		if len(in.Shape) == 3 && keep && slices.Equal(slices.Sorted(slices.Values(ax)), []int{1, 2}) {
+			return imp.unary(n, name, x, nn.GlobalAvgPool{KeepDims: true})
+		}
+		return imp.unary(n, name, x, nn.ReduceMean{Axes: ax, KeepDims: keep})
+	case "Resize", "Upsample":
+		return imp.resize(n, name, x)
+	case "ConvTranspose":
+		return imp.convTranspose(n, name, x)
 	case "Gemm", "MatMul":
 		return imp.linear(n, name, x)
 	case "Concat":
@@ -489,9 +599,34 @@ func (imp *importer) node(n *node) error {
 	case "Slice":
 		return imp.slice(n, name, x)
 	case "Softmax":
+		in, err := dyn()
+		if err != nil {
+			return err
+		}
+		def := int64(-1)
+		if imp.opset < 13 {
+			def = 1 // coerced to 2-D from axis 1: the last axis only for a vector
+		}
+		axis := attrInt(n, "axis", def)
+		if axis < 0 {
+			axis += int64(len(in.Shape)) + 1
+		}
+		if axis != int64(len(in.Shape)) {
+			return unsupportedError(fmt.Sprintf("%s (Softmax over axis %d of a rank-%d tensor: fourbit takes it over the last axis)", name, axis, len(in.Shape)+1))
+		}
 		return imp.unary(n, name, x, nn.Softmax{})
 	}
 	return unsupportedError(fmt.Sprintf("%s (%s)", name, n.opType))
+}
+
+// unary2 adds an op of two computed inputs.
+func (imp *importer) unary2(n *node, name string, op nn.Op, a, b *nn.Node) error {
+	nd, err := imp.add(name, op, a, b)
+	if err != nil {
+		return err
+	}
+	imp.setNode(n, nd)
+	return nil
 }
 
 func (imp *importer) unary(n *node, name string, x *value, op nn.Op) error {
@@ -524,6 +659,9 @@ func (imp *importer) conv(n *node, name string, x *value) error {
 		return fmt.Errorf("input must be computed from the network input")
 	}
 	w, b := imp.in(n, 1), imp.in(n, 2)
+	if w != nil && w.konst != nil && len(w.konst.dims) == 3 && len(x.node.Shape) == 2 {
+		return imp.conv1D(n, name, x)
+	}
 	if w == nil || w.konst == nil || w.konst.floats == nil || len(w.konst.dims) != 4 {
 		return unsupportedError(fmt.Sprintf("%s (Conv whose weights are not a constant 4-D tensor)", name))
 	}
@@ -560,6 +698,52 @@ func (imp *importer) conv(n *node, name string, x *value) error {
 		return err
 	}
 	nd, err := imp.add(name, c, x.node)
+	if err != nil {
+		return err
+	}
+	imp.setNode(n, nd)
+	return nil
+}
+
+// conv1D converts a 1-D Conv (input C×L, weights O×I×K) as a 2-D one of height 1 between two
+// reshapes.
+func (imp *importer) conv1D(n *node, name string, x *value) error {
+	in := x.node.Shape
+	wk := imp.in(n, 1).konst
+	w2 := *wk
+	w2.dims = []int64{wk.dims[0], wk.dims[1], 1, wk.dims[2]}
+	widen := func(attr string, def []int64, f func([]int64) []int64) {
+		if a, ok := n.attrs[attr]; ok {
+			a2 := *a
+			a2.ints = f(a.ints)
+			n.attrs[attr] = &a2
+		}
+	}
+	if len(attrInts(n, "kernel_shape", []int64{0})) != 1 || len(attrInts(n, "strides", []int64{1})) != 1 ||
+		len(attrInts(n, "dilations", []int64{1})) != 1 || len(attrInts(n, "pads", []int64{0, 0})) != 2 {
+		return fmt.Errorf("1-D conv with attributes of another rank")
+	}
+	widen("kernel_shape", nil, func(v []int64) []int64 { return []int64{1, v[0]} })
+	widen("strides", nil, func(v []int64) []int64 { return []int64{1, v[0]} })
+	widen("dilations", nil, func(v []int64) []int64 { return []int64{1, v[0]} })
+	widen("pads", nil, func(v []int64) []int64 { return []int64{0, v[0], 0, v[1]} })
+	up, err := imp.add(name+".2d", nn.Reshape{Shape: []int{in[0], 1, in[1]}}, x.node)
+	if err != nil {
+		return err
+	}
+	inputs := slices.Clone(n.inputs)
+	wname := n.inputs[1] + ".2d"
+	imp.values[wname] = &value{konst: &w2}
+	inputs[0], inputs[1] = up.Name, wname
+	imp.values[up.Name] = &value{node: up}
+	n2 := *n
+	n2.inputs = inputs
+	n2.outputs = []string{name + ".conv2d"}
+	if err := imp.conv(&n2, name+".conv2d", imp.values[up.Name]); err != nil {
+		return err
+	}
+	c := imp.values[n2.outputs[0]].node
+	nd, err := imp.add(name, nn.Reshape{Shape: []int{c.Shape[0], c.Shape[2]}}, c)
 	if err != nil {
 		return err
 	}
@@ -672,6 +856,9 @@ func (imp *importer) linear(n *node, name string, x *value) error {
 		return fmt.Errorf("input must be computed from the network input")
 	}
 	b := imp.in(n, 1)
+	if n.opType == "MatMul" && b != nil && b.node != nil {
+		return imp.unary2(n, name, nn.MatMul{}, x.node, b.node) // two computed tensors
+	}
 	if b == nil || b.konst == nil || b.konst.floats == nil || len(b.konst.dims) != 2 {
 		return unsupportedError(fmt.Sprintf("%s (%s with a non-constant or non-2-D right-hand side)", name, n.opType))
 	}
@@ -679,7 +866,8 @@ func (imp *importer) linear(n *node, name string, x *value) error {
 		return unsupportedError(fmt.Sprintf("%s (Gemm with transA)", name))
 	}
 	in := x.node
-	if len(in.Shape) != 1 {
+	rows := n.opType == "MatMul" && len(in.Shape) > 1 && int64(in.Shape[len(in.Shape)-1]) == b.konst.dims[0]
+	if len(in.Shape) != 1 && !rows { // Gemm flattens its input; MatMul on rows keeps the other axes
 		var err error
 		if in, err = imp.add(name+".flatten", nn.Flatten{}, in); err != nil {
 			return err
@@ -690,8 +878,8 @@ func (imp *importer) linear(n *node, name string, x *value) error {
 	if trans {
 		k, m = m, k
 	}
-	if k != in.Shape[0] {
-		return fmt.Errorf("%d inputs for a %v right-hand side", in.Shape[0], b.konst.dims)
+	if last := in.Shape[len(in.Shape)-1]; k != last {
+		return fmt.Errorf("%d inputs for a %v right-hand side", last, b.konst.dims)
 	}
 	alpha, beta := float32(1), float32(1)
 	if n.opType == "Gemm" {
@@ -725,25 +913,28 @@ func (imp *importer) linear(n *node, name string, x *value) error {
 	return nil
 }
 
-// elementwise converts Add/Sub/Mul/Div: two computed tensors of one shape (Add only), or a
-// computed tensor and a constant broadcast per channel or as a scalar.
+// elementwise converts Add, Sub, Mul, Div, Max, Min and Pow: of two computed tensors (a
+// residual Add, a squeeze-and-excitation gate, or any two shapes that broadcast), or of a
+// computed tensor and a constant — per channel or a scalar as an affine map, a scalar bound
+// of Max/Min as a clip, a scalar exponent as a power, any other broadcasting constant as it is.
 func (imp *importer) elementwise(n *node, name string) error {
 	a, b := imp.in(n, 0), imp.in(n, 1)
 	if a == nil || b == nil {
 		return fmt.Errorf("needs two inputs")
 	}
+	fn := strings.ToLower(n.opType)
 	if a.node != nil && b.node != nil {
-		var op nn.Op
-		switch n.opType {
-		case "Add":
+		var op nn.Op = nn.Binary{Fn: fn}
+		switch {
+		case n.opType == "Add" && slices.Equal(a.node.Shape, b.node.Shape):
 			op = nn.Add{}
-		case "Mul":
-			op = nn.Mul{}
+		case n.opType == "Mul":
 			if nn.Size(a.node.Shape) < nn.Size(b.node.Shape) {
 				a, b = b, a // the broadcast gate second
 			}
-		default:
-			return unsupportedError(fmt.Sprintf("%s (%s of two computed tensors)", name, n.opType))
+			if _, err := (nn.Mul{}).OutShape([][]int{a.node.Shape, b.node.Shape}); err == nil {
+				op = nn.Mul{}
+			}
 		}
 		nd, err := imp.add(name, op, a.node, b.node)
 		if err != nil {
@@ -760,9 +951,24 @@ func (imp *importer) elementwise(n *node, name string) error {
 	if c.konst.floats == nil {
 		return unsupportedError(fmt.Sprintf("%s (%s by an integer constant)", name, n.opType))
 	}
-	vals, err := perChannel(c.konst, x.node.Shape)
-	if err != nil {
-		return unsupportedError(fmt.Sprintf("%s (%s by a constant of shape %v: %v)", name, n.opType, c.konst.dims, err))
+	shape := x.node.Shape
+	scalar := len(c.konst.floats) == 1
+	switch {
+	case n.opType == "Max" && scalar:
+		return imp.unary(n, name, x, nn.Clip{Lo: c.konst.floats[0], Hi: math.MaxFloat32})
+	case n.opType == "Min" && scalar:
+		return imp.unary(n, name, x, nn.Clip{Lo: -math.MaxFloat32, Hi: c.konst.floats[0]})
+	case n.opType == "Pow" && scalar && dynFirst:
+		return imp.unary(n, name, x, nn.Pow{P: c.konst.floats[0]})
+	}
+	vals, err := perChannel(c.konst, shape)
+	if err != nil || n.opType == "Max" || n.opType == "Min" || n.opType == "Pow" || (n.opType == "Div" && !dynFirst) {
+		// Any other constant that broadcasts against the tensor, kept as it is.
+		cs, err := constShape(c.konst.dims, len(shape))
+		if err != nil {
+			return unsupportedError(fmt.Sprintf("%s (%s by a constant of shape %v: %v)", name, n.opType, c.konst.dims, err))
+		}
+		return imp.unary(n, name, x, nn.ConstBinary{Fn: fn, Value: c.konst.floats, Shape: cs, First: !dynFirst})
 	}
 	one := func(v float32) []float32 {
 		out := make([]float32, len(vals))
@@ -785,21 +991,332 @@ func (imp *importer) elementwise(n *node, name string) error {
 		op = nn.Affine{Scale: one(1), Shift: neg}
 	case n.opType == "Sub": // c − x
 		op = nn.Affine{Scale: one(-1), Shift: vals}
-	case n.opType == "Div" && dynFirst:
+	default: // x / c
 		inv := make([]float32, len(vals))
 		for i, v := range vals {
 			inv[i] = 1 / v
 		}
 		op = nn.Affine{Scale: inv, Shift: one(0)}
-	default:
-		return unsupportedError(fmt.Sprintf("%s (a constant divided by a computed tensor)", name))
 	}
-	nd, err := imp.add(name, op, x.node)
+	return imp.unary(n, name, x, op)
+}
+
+// constShape is a constant's per-image broadcast shape against a tensor of the given
+// per-image rank: its dims right-aligned with the batched shape, any extra leading ones 1.
+func constShape(dims []int64, rank int) ([]int, error) {
+	if len(dims) == 0 {
+		return []int{1}, nil
+	}
+	k := max(0, len(dims)-rank)
+	for _, d := range dims[:k] {
+		if d != 1 {
+			return nil, fmt.Errorf("it broadcasts along the batch")
+		}
+	}
+	out := make([]int, 0, len(dims)-k)
+	for _, d := range dims[k:] {
+		out = append(out, int(d))
+	}
+	return out, nil
+}
+
+// reshaped is the per-image shape of an ONNX Reshape of a tensor of per-image shape in to
+// the batched target shape (0: copy the dim, −1: infer one). The batch axis must stay first.
+func reshaped(in []int, target []int64, allowZero bool) ([]int, error) {
+	if len(target) < 1 || len(target) > 8 {
+		return nil, fmt.Errorf("target of rank %d", len(target))
+	}
+	full := append([]int{1}, in...) // batch 1: the first target dim must come out 1
+	size := nn.Size(full)
+	out := make([]int, len(target))
+	infer := -1
+	known := 1
+	for i, d := range target {
+		switch {
+		case d == 0 && !allowZero:
+			if i >= len(full) {
+				return nil, fmt.Errorf("dim %d copied from a rank-%d tensor", i, len(full))
+			}
+			out[i] = full[i]
+		case d == -1:
+			if infer >= 0 {
+				return nil, fmt.Errorf("two dims to infer")
+			}
+			infer = i
+			continue
+		case d < 1 || d > 1<<26:
+			return nil, fmt.Errorf("dim %d", d)
+		default:
+			out[i] = int(d)
+		}
+		known *= out[i]
+	}
+	if infer >= 0 {
+		if known == 0 || size%known != 0 {
+			return nil, fmt.Errorf("%d values do not fill it", size)
+		}
+		out[infer] = size / known
+	}
+	if nn.Size(out) != size || out[0] != 1 {
+		return nil, fmt.Errorf("it moves values across the batch")
+	}
+	if len(out) == 1 {
+		return nil, fmt.Errorf("a tensor without a batch axis")
+	}
+	return out[1:], nil
+}
+
+// squeezed is the per-image shape after an ONNX Squeeze (dropping axes of 1) or Unsqueeze
+// (inserting them), axes counted on the batched shape.
+func squeezed(in []int, axes []int64, unsqueeze bool) ([]int, error) {
+	full := append([]int{1}, in...)
+	rank := len(full)
+	if unsqueeze {
+		rank += len(axes)
+	}
+	norm := map[int]bool{}
+	for _, a := range axes {
+		if a < 0 {
+			a += int64(rank)
+		}
+		if a <= 0 || a >= int64(rank) {
+			return nil, fmt.Errorf("axis %d (the batch axis stays)", a)
+		}
+		norm[int(a)] = true
+	}
+	if !unsqueeze && len(axes) == 0 {
+		for i, d := range full[1:] {
+			if d == 1 {
+				norm[i+1] = true
+			}
+		}
+	}
+	var out []int
+	if unsqueeze {
+		src := 1
+		for i := 1; i < rank; i++ {
+			if norm[i] {
+				out = append(out, 1)
+			} else if src < len(full) {
+				out = append(out, full[src])
+				src++
+			}
+		}
+	} else {
+		for i, d := range full[1:] {
+			if norm[i+1] {
+				if d != 1 {
+					return nil, fmt.Errorf("axis %d has %d values", i+1, d)
+				}
+				continue
+			}
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		out = []int{1}
+	}
+	return out, nil
+}
+
+// splitTranspose converts the attention idiom that moves the batch axis: a Transpose whose
+// every consumer is a Slice of one index of its axis 0, squeezed away (q, k and v of a
+// stacked projection): each branch becomes a Take of that index on its per-image axis and a
+// transpose of the axes left, the batch first again.
+func (imp *importer) splitTranspose(n *node, name string, in *nn.Node, perm []int64) error {
+	out := n.outputs[0]
+	type branch struct {
+		slice, squeeze *node
+		index          int
+	}
+	var branches []branch
+	for _, c := range imp.consumers[out] {
+		if c.opType != "Slice" || len(c.inputs) == 0 || c.inputs[0] != out {
+			return errors.New("not the slice idiom")
+		}
+		get := func(i int, attr string) []int64 {
+			if i < len(c.inputs) && c.inputs[i] != "" {
+				if v := imp.values[c.inputs[i]]; v != nil && v.konst != nil {
+					return v.konst.ints
+				}
+				return nil
+			}
+			return attrInts(c, attr, nil)
+		}
+		starts, ends, axes := get(1, "starts"), get(2, "ends"), get(3, "axes")
+		steps := get(4, "steps")
+		if len(starts) != 1 || len(ends) != 1 || len(axes) != 1 || axes[0] != 0 || ends[0] != starts[0]+1 || (steps != nil && (len(steps) != 1 || steps[0] != 1)) {
+			return errors.New("not the slice idiom")
+		}
+		sq := imp.consumers[c.outputs[0]]
+		if len(sq) != 1 || sq[0].opType != "Squeeze" {
+			return errors.New("not the slice idiom")
+		}
+		sqAxes := attrInts(sq[0], "axes", nil)
+		if len(sq[0].inputs) > 1 {
+			if v := imp.values[sq[0].inputs[1]]; v != nil && v.konst != nil {
+				sqAxes = v.konst.ints
+			}
+		}
+		if len(sqAxes) != 1 || sqAxes[0] != 0 {
+			return errors.New("not the slice idiom")
+		}
+		branches = append(branches, branch{c, sq[0], int(starts[0])})
+	}
+	taken := int(perm[0]) - 1 // the per-image axis the slices index
+	if len(branches) == 0 || taken < 0 || perm[1] != 0 {
+		return errors.New("not the slice idiom")
+	}
+	// The per-image axes left after the take, and their order in the output.
+	var rest []int
+	for _, p := range perm[2:] {
+		a := int(p) - 1
+		if a > taken {
+			a--
+		}
+		rest = append(rest, a)
+	}
+	for _, br := range branches {
+		t, err := imp.add(fmt.Sprintf("%s.take%d", name, br.index), nn.Take{Axis: taken, Index: br.index}, in)
+		if err != nil {
+			return err
+		}
+		res := t
+		if !slices.IsSorted(rest) {
+			if res, err = imp.add(fmt.Sprintf("%s.%d", name, br.index), nn.Transpose{Perm: rest}, t); err != nil {
+				return err
+			}
+		}
+		imp.values[br.slice.outputs[0]] = &value{node: res} // handled: its Slice is skipped
+		imp.values[br.squeeze.outputs[0]] = &value{node: res}
+	}
+	imp.values[out] = &value{node: in} // handled
+	return nil
+}
+
+// reshape gives a computed tensor another per-image shape: nothing when it has it, a flatten
+// to a vector, or a general reshape.
+func (imp *importer) reshape(n *node, name string, in *nn.Node, shape []int) error {
+	switch {
+	case slices.Equal(shape, in.Shape):
+		imp.setNode(n, in)
+		return nil
+	case len(shape) == 1:
+		return imp.flatten(n, name, in)
+	}
+	nd, err := imp.add(name, nn.Reshape{Shape: shape}, in)
 	if err != nil {
 		return err
 	}
 	imp.setNode(n, nd)
 	return nil
+}
+
+// resize converts Resize (opset 10: scales; 11+: roi, scales or sizes) and Upsample with
+// constant scales of the height and width.
+func (imp *importer) resize(n *node, name string, x *value) error {
+	if x == nil || x.node == nil || len(x.node.Shape) != 3 {
+		return unsupportedError(fmt.Sprintf("%s (%s of a tensor that is not a C×H×W map)", name, n.opType))
+	}
+	in := x.node.Shape
+	var scales []float32
+	var sizes []int64
+	switch {
+	case n.opType == "Upsample" && imp.in(n, 1) == nil:
+		if a, ok := n.attrs["scales"]; ok {
+			scales = a.floats
+		}
+	case n.opType == "Upsample" || imp.opset < 11:
+		if v := imp.in(n, 1); v != nil && v.konst != nil {
+			scales = v.konst.floats
+		}
+	default:
+		if v := imp.in(n, 2); v != nil && v.konst != nil && len(v.konst.floats) > 0 {
+			scales = v.konst.floats
+		}
+		if v := imp.in(n, 3); v != nil && v.konst != nil {
+			sizes = v.konst.ints
+		}
+	}
+	r := nn.Resize2D{Coordinates: "asymmetric", Nearest: "floor"}
+	if n.opType == "Resize" && imp.opset >= 11 {
+		r.Coordinates = attrString(n, "coordinate_transformation_mode", "half_pixel")
+		r.Nearest = attrString(n, "nearest_mode", "round_prefer_floor")
+	}
+	switch mode := attrString(n, "mode", "nearest"); mode {
+	case "nearest":
+	case "linear", "bilinear":
+		r.Linear = true
+	default:
+		return unsupportedError(fmt.Sprintf("%s (%s mode %s)", name, n.opType, mode))
+	}
+	switch {
+	case len(scales) == 4 && scales[0] == 1 && scales[1] == 1:
+		r.ScaleH, r.ScaleW = scales[2], scales[3]
+	case len(sizes) == 4 && sizes[1] == int64(in[0]):
+		r.ScaleH, r.ScaleW = float32(sizes[2])/float32(in[1]), float32(sizes[3])/float32(in[2])
+	default:
+		return unsupportedError(fmt.Sprintf("%s (%s by scales %v, sizes %v: fourbit resizes height and width by constants)", name, n.opType, scales, sizes))
+	}
+	if !slices.Contains([]string{"asymmetric", "half_pixel", "pytorch_half_pixel", "align_corners"}, r.Coordinates) {
+		return unsupportedError(fmt.Sprintf("%s (%s with coordinate_transformation_mode %s)", name, n.opType, r.Coordinates))
+	}
+	if e := attrInt(n, "exclude_outside", 0); e != 0 {
+		return unsupportedError(fmt.Sprintf("%s (%s with exclude_outside)", name, n.opType))
+	}
+	return imp.unary(n, name, x, r)
+}
+
+// convTranspose converts ConvTranspose (weights InC × OutC/group × KH × KW, transposed to
+// fourbit's one row per output channel).
+func (imp *importer) convTranspose(n *node, name string, x *value) error {
+	if x == nil || x.node == nil || len(x.node.Shape) != 3 {
+		return unsupportedError(fmt.Sprintf("%s (ConvTranspose of a tensor that is not a C×H×W map)", name))
+	}
+	w, b := imp.in(n, 1), imp.in(n, 2)
+	if w == nil || w.konst == nil || w.konst.floats == nil || len(w.konst.dims) != 4 {
+		return unsupportedError(fmt.Sprintf("%s (ConvTranspose whose weights are not a constant 4-D tensor)", name))
+	}
+	in := x.node.Shape
+	d := w.konst.dims
+	groups := int(attrInt(n, "group", 1))
+	if groups < 1 || int(d[0]) != in[0] {
+		return fmt.Errorf("weights %v on %d channels, %d groups", d, in[0], groups)
+	}
+	icg, ocg, kh, kw := in[0]/groups, int(d[1]), int(d[2]), int(d[3])
+	c := &nn.ConvTranspose{OutC: ocg * groups, KH: kh, KW: kw, Groups: groups}
+	c.W = make([]float32, c.OutC*icg*kh*kw)
+	for o := 0; o < c.OutC; o++ {
+		g, oo := o/ocg, o%ocg
+		for i := 0; i < icg; i++ {
+			copy(c.W[(o*icg+i)*kh*kw:(o*icg+i+1)*kh*kw], w.konst.floats[((g*icg+i)*ocg+oo)*kh*kw:])
+		}
+	}
+	if b != nil {
+		if b.konst == nil || len(b.konst.floats) != c.OutC {
+			return fmt.Errorf("bias is not a constant of %d values", c.OutC)
+		}
+		c.B = b.konst.floats
+	}
+	st := attrInts(n, "strides", []int64{1, 1})
+	dl := attrInts(n, "dilations", []int64{1, 1})
+	pads := attrInts(n, "pads", []int64{0, 0, 0, 0})
+	op := attrInts(n, "output_padding", []int64{0, 0})
+	if len(st) != 2 || len(dl) != 2 || len(pads) != 4 || len(op) != 2 {
+		return fmt.Errorf("strides %v, dilations %v, pads %v, output_padding %v: want 2-D", st, dl, pads, op)
+	}
+	for _, v := range slices.Concat(st, dl, pads, op) {
+		if v < 0 || v > 1<<16 {
+			return fmt.Errorf("strides %v, dilations %v, pads %v out of range", st, dl, pads)
+		}
+	}
+	if attrInts(n, "output_shape", nil) != nil || attrString(n, "auto_pad", "NOTSET") != "NOTSET" {
+		return unsupportedError(fmt.Sprintf("%s (ConvTranspose with output_shape or auto_pad)", name))
+	}
+	c.StrideH, c.StrideW, c.DilH, c.DilW = int(st[0]), int(st[1]), int(dl[0]), int(dl[1])
+	c.PadT, c.PadL, c.PadB, c.PadR = int(pads[0]), int(pads[1]), int(pads[2]), int(pads[3])
+	c.OutPadH, c.OutPadW = int(op[0]), int(op[1])
+	return imp.unary(n, name, x, c)
 }
 
 // perChannel returns a constant's values as one scalar or one per channel of a tensor of

@@ -53,6 +53,8 @@ const (
 	opMean            = 40
 	opSub             = 41
 	opSqueeze         = 43
+	opMaximum         = 55
+	opMinimum         = 57
 	opQuantize        = 114
 	opHardSwish       = 117
 	opLeakyRelu       = 98
@@ -63,10 +65,18 @@ var opNames = map[int]string{
 	opDepthwiseConv2D: "DEPTHWISE_CONV_2D", opDequantize: "DEQUANTIZE", opFullyConnected: "FULLY_CONNECTED",
 	opLogistic: "LOGISTIC", opMaxPool: "MAX_POOL_2D", opMul: "MUL", opRelu: "RELU", opReluN1To1: "RELU_N1_TO_1",
 	opRelu6: "RELU6", opReshape: "RESHAPE", opSoftmax: "SOFTMAX", opTanh: "TANH", opPad: "PAD", opMean: "MEAN",
-	opSub: "SUB", opSqueeze: "SQUEEZE", opQuantize: "QUANTIZE", opHardSwish: "HARD_SWISH", opLeakyRelu: "LEAKY_RELU",
+	opSub: "SUB", opSqueeze: "SQUEEZE", opMaximum: "MAXIMUM", opMinimum: "MINIMUM", opQuantize: "QUANTIZE", opHardSwish: "HARD_SWISH", opLeakyRelu: "LEAKY_RELU",
 	5: "DEPTH_TO_SPACE", 23: "RESIZE_BILINEAR", 31: "CALL", 32: "CUSTOM", 39: "TRANSPOSE", 45: "STRIDED_SLICE",
-	55: "MAXIMUM", 57: "MINIMUM", 67: "TRANSPOSE_CONV", 97: "RESIZE_NEAREST_NEIGHBOR", 118: "IF", 119: "WHILE",
+	67: "TRANSPOSE_CONV", 97: "RESIZE_NEAREST_NEIGHBOR", 118: "IF", 119: "WHILE",
 	126: "BATCH_MATMUL",
+}
+
+// converted are the operators b.operator converts (some only in the forms it reads).
+var converted = map[int]bool{
+	opConv2D: true, opDepthwiseConv2D: true, opFullyConnected: true, opAveragePool: true, opMaxPool: true,
+	opAdd: true, opSub: true, opMul: true, opMaximum: true, opMinimum: true, opMean: true, opReshape: true,
+	opSqueeze: true, opSoftmax: true, opRelu: true, opRelu6: true, opReluN1To1: true, opLogistic: true,
+	opTanh: true, opHardSwish: true, opLeakyRelu: true, opPad: true, opConcatenation: true, opDequantize: true,
 }
 
 func opName(code int) string {
@@ -142,12 +152,31 @@ func (b *builder) build() (*nn.Graph, error) {
 	}
 	b.values[in.index] = &value{node: b.g.Input()}
 	var unsupported []string
+	skipped := map[int]bool{} // tensors an unconverted operator would have computed
 	for i, op := range m.operators {
+		if slices.ContainsFunc(op.inputs, func(t int) bool { return skipped[t] }) {
+			if !converted[op.code] || op.custom != "" {
+				name := opName(op.code)
+				if op.custom != "" {
+					name = "custom operator " + op.custom
+				}
+				if !slices.Contains(unsupported, name) {
+					unsupported = append(unsupported, name)
+				}
+			}
+			for _, t := range op.outputs {
+				skipped[t] = true // downstream of an unconverted operator: listed, not an error
+			}
+			continue
+		}
 		if err := b.operator(i, op); err != nil {
 			var u unsupportedError
 			if errors.As(err, &u) {
 				if !slices.Contains(unsupported, string(u)) {
 					unsupported = append(unsupported, string(u))
+				}
+				for _, t := range op.outputs {
+					skipped[t] = true
 				}
 				continue
 			}
@@ -371,7 +400,7 @@ func (b *builder) operator(i int, op operator) error {
 		return b.fullyConnected(op)
 	case opAveragePool, opMaxPool:
 		return b.pool(op)
-	case opAdd, opSub, opMul:
+	case opAdd, opSub, opMul, opMaximum, opMinimum:
 		return b.arithmetic(op)
 	case opMean:
 		return b.mean(op)
@@ -663,7 +692,10 @@ func (b *builder) arithmetic(op operator) error {
 		case opMul:
 			o = nn.Mul{}
 		default:
-			return unsupportedError("SUB of two computed tensors")
+			if !slices.Equal(x.node.Shape, y.node.Shape) {
+				return fmt.Errorf("%s of tensors of shapes %v and %v (fourbit reads two computed tensors of one shape)", opName(op.code), tx.shape, ty.shape)
+			}
+			o = nn.Binary{Fn: map[int]string{opSub: "sub", opMaximum: "max", opMinimum: "min"}[op.code]}
 		}
 		n, err := b.add(op, "", o, x.node, y.node)
 		if err != nil {
@@ -677,6 +709,20 @@ func (b *builder) arithmetic(op operator) error {
 	constFirst := x == nil
 	if constFirst {
 		v, c = y, tx
+	}
+	if op.code == opMaximum || op.code == opMinimum {
+		if len(c.data) != 1 {
+			return fmt.Errorf("%s by the constant %s of shape %v (fourbit reads a scalar)", opName(op.code), c.name, c.shape)
+		}
+		clip := nn.Clip{Lo: c.data[0], Hi: math.MaxFloat32}
+		if op.code == opMinimum {
+			clip = nn.Clip{Lo: -math.MaxFloat32, Hi: c.data[0]}
+		}
+		n, err := b.add(op, "", clip, v.node)
+		if err != nil {
+			return err
+		}
+		return b.set(op, n, v.flat)
 	}
 	ch := v.node.Shape[0]
 	vals := c.data

@@ -277,11 +277,13 @@ const (
 	optSqueeze       = 30
 	optLeakyRelu     = 75
 	optHardSwish     = 91
+	optMaxMin        = 39
 )
 
 // everyOperatorModel chains every operator the reader converts on an 8×8×3 input: convs with
 // SAME and VALID padding, strides, a dilation, fused activations, a depthwise conv with a
-// multiplier, element-wise ops of two computed tensors and of constants, pads, pools (SAME
+// multiplier, element-wise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM) of two computed tensors and
+// of constants, pads, pools (SAME
 // average pooling leaves the padding out of the mean), concatenation, a flatten into a
 // fully connected layer (TFLite's H·W·C order), softmax.
 func everyOperatorModel() []byte { return everyOperatorModelUpTo(1 << 30) }
@@ -324,8 +326,14 @@ func everyOperatorModelUpTo(n int) []byte {
 	m.op(opSub, []int{cc, m.weights("scalar", 0.5, 1)}, []int{sb}, optSub, (&fbTable{}).u8(0, 3)) // fused RELU6
 	ad2 := m.computed("add", 1, 2, 1, 12)
 	m.op(opAdd, []int{sb, cc}, []int{ad2}, optAdd, (&fbTable{}).u8(0, 1))
+	mx := m.computed("maximum", 1, 2, 1, 12)
+	m.op(opMaximum, []int{ad2, m.weights("floor", 0.3, 1)}, []int{mx}, optMaxMin, &fbTable{})
+	mn := m.computed("minimum", 1, 2, 1, 12)
+	m.op(opMinimum, []int{mx, sb}, []int{mn}, optMaxMin, &fbTable{})
+	sb2 := m.computed("sub2", 1, 2, 1, 12)
+	m.op(opSub, []int{cc, mn}, []int{sb2}, optSub, (&fbTable{}).u8(0, 0))
 	r6 := m.computed("relu6", 1, 2, 1, 12)
-	m.op(opRelu6, []int{ad2}, []int{r6}, 0, nil)
+	m.op(opRelu6, []int{sb2}, []int{r6}, 0, nil)
 	fl := m.computed("flatten", 1, 24)
 	m.op(opReshape, []int{r6, m.ints("shape", 1, 24)}, []int{fl}, optReshape, (&fbTable{}).obj(0, i32s(1, 24)))
 	fc := m.computed("fc", 1, 10)

@@ -101,6 +101,40 @@ test('the JavaScript API loads ONNX and exports ONNX that ONNX Runtime runs', as
   }
 });
 
+test('the tensor operators of real exporters compute as in ONNX Runtime', async () => {
+  // formats/onnx's TestTensorOpsModels writes three small models: Sigmoid, Tanh, Max/Min of
+  // computed tensors, ConvTranspose, Resize (linear, nearest), a LayerNorm written out
+  // (ReduceMean, Pow, Sqrt), Transpose, Reshape, MatMul of computed tensors, Squeeze and
+  // Unsqueeze on an image; a 1-D Conv on an N×T×F sequence; Upsample (opset 9). The inputs
+  // are CIFAR-10 test images (the sequence model reads each as 64×48 values).
+  execFileSync('go', ['test', '-count=1', '-run', '^TestTensorOpsModels$', './formats/onnx'],
+    { cwd: root, env: { ...process.env, FOURBIT_ONNX_OPS_OUT: tmp }, encoding: 'utf8' });
+  const inputs = join(tmp, 'tops-in.f32');
+  logits(['--model', join(tmp, 'tensor-ops.onnx'), '--data', testPNG, '--limit', '100'], inputs, join(tmp, 'discard.f32'));
+  for (const [file, shape] of [['tensor-ops.onnx', [3, 32, 32]], ['seq-ops.onnx', [64, 48]], ['upsample.onnx', [3, 32, 32]]]) {
+    const model = join(tmp, file);
+    const out = join(tmp, `${file}.f32`);
+    run('logits', '--model', model, '--tensors', inputs, '--out', out);
+    const r = await ortCheck(model, inputs, out, 100, shape);
+    const ref = await ortOutputs(model, inputs, 100, shape);
+    const top = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    console.log(`${file}, 100 images: ORT agreement ${r.agreement}%, max |Δ| ${r.maxAbsLogitDiff} (max |output| ${top.toPrecision(3)})`);
+    assert.ok(r.maxAbsLogitDiff <= 1e-4 * Math.max(top, 1), `${file}: max |Δ| ${r.maxAbsLogitDiff}`);
+  }
+});
+
+// ortOutputs runs a model in ONNX Runtime and returns all its outputs.
+async function ortOutputs(model, inputsPath, n, shape) {
+  const { readFileSync } = await import('node:fs');
+  const { createRequire } = await import('node:module');
+  const ort = createRequire(import.meta.url)('onnxruntime-node');
+  const b = readFileSync(inputsPath);
+  const x = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1 });
+  const y = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [n, ...shape]) });
+  return Array.from(y[session.outputNames[0]].data);
+}
+
 test('every operator the reader converts computes as in ONNX Runtime', async () => {
   // formats/onnx's TestOpsModel writes a small CNN using all of them (fp16 and typed-field
   // initializers, Constant nodes, a Shape→Gather→Unsqueeze→Concat→Reshape sub-graph, …).
