@@ -440,7 +440,7 @@ async function runEngine() {
   $('engine-status').textContent = `Integer engine (${info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
     `top-1 ${e.top1.toFixed(2)}% ± ${e.top1_stderr.toFixed(2)}, the simulated network's class on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images (${rep.agreed_simulated}), ` +
     `${e.images_per_sec.toFixed(1)} images/s on one thread; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
-    `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.kernels);
+    `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.kernels) + fallbackNote(info.layers);
   window.fourbitPage.lastEngine = { ...rep, info };
   setStatus('integer engine done');
 }
@@ -453,6 +453,13 @@ function kernelSummary(count) {
     ? ' Per-channel activation scales cannot share one integer dot product, so those layers fold the scales into 31-bit weights (int32-folded); with per-tensor activations the convs run the fused 4-bit kernel (qconv), about ten times faster.'
     : '';
   return `Layers: ${parts}.${hint}`;
+}
+
+// fallbackNote names the layers the engine has no integer kernel for (a transposed conv, a
+// linear layer on rows): they run in float between codes.
+function fallbackNote(layers) {
+  const f = (layers || []).filter((l) => l.kernel === 'float-fallback').map((l) => `${l.name} (${l.kind})`);
+  return f.length ? ` No integer kernel for ${f.join(', ')}: run in float between codes.` : '';
 }
 
 // answerQuestions answers the five questions the paper raises on the loaded model, around the

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -204,8 +206,17 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 			r.FP32.Top1, opts.WeightBits, opts.ActBits, r.Quantized.Top1, r.Agreement, r.Quantized.Images)
 	}
 	if e := out.Engine; e != nil {
-		fmt.Fprintf(stdout, "integer engine: weights %d bytes packed vs %d fp32 (1/%.2f); layers by kernel %v\n",
-			e.PackedBytes, e.FloatBytes, float64(e.FloatBytes)/float64(e.PackedBytes), e.Kernels)
+		fmt.Fprintf(stdout, "integer engine: weights %d bytes packed vs %d fp32 (1/%.2f); layers by kernel: %s\n",
+			e.PackedBytes, e.FloatBytes, float64(e.FloatBytes)/float64(e.PackedBytes), kernelCounts(e.Kernels))
+		var fallback []string
+		for _, l := range e.Layers {
+			if l.Kernel == "float-fallback" {
+				fallback = append(fallback, l.Name+" ("+l.Kind+")")
+			}
+		}
+		if len(fallback) > 0 {
+			fmt.Fprintf(stdout, "integer engine: no integer kernel for %s: run in float between codes\n", strings.Join(fallback, ", "))
+		}
 		if r := e.Eval; r != nil {
 			fmt.Fprintf(stdout, "integer engine top-1 %.2f%% (agreement with the simulation %.2f%%) on %d images, %.1f images/s\n",
 				r.Engine.Top1, r.AgreementSimulated, r.Engine.Images, r.Engine.ImagesPerSec)
@@ -390,4 +401,14 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// kernelCounts prints the engine's layers by kernel, "int32-folded 3, qconv 17", sorted.
+func kernelCounts(k map[string]int) string {
+	names := slices.Sorted(maps.Keys(k))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, k[n])
+	}
+	return strings.Join(parts, ", ")
 }
