@@ -175,6 +175,9 @@ type Calibration struct {
 	// DataFree marks statistics made without images (CalibrateDataFree): Gaussian by
 	// construction, so the results table fits ACIQ's Gauss prior to them.
 	DataFree bool `json:"data_free,omitempty"`
+	// src is the calibration images themselves, which learned rounding fits on (nil for a
+	// data-free calibration).
+	src Source
 }
 
 // Calibrate runs the float network g on the first n images of src (all if n ≤ 0) and gathers
@@ -235,7 +238,7 @@ func Calibrate(g *nn.Graph, src Source, n, batch int, progress Progress) (*Calib
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
-	cal := &Calibration{Images: n, Points: pts, Carried: carried, Stats: map[string]*NodeStats{}}
+	cal := &Calibration{Images: n, Points: pts, Carried: carried, Stats: map[string]*NodeStats{}, src: src}
 	for name, a := range accs {
 		chs, err := a.ch.Summaries()
 		if err != nil {

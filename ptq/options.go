@@ -45,6 +45,15 @@ type Options struct {
 	CarryBits int `json:"carry_bits,omitempty"`
 	// CalibImages is how many calibration images to use.
 	CalibImages int `json:"calib_images"`
+	// Rounding is how weights are rounded to their codes: "nearest" (the paper; "" too) or
+	// "learned" (AdaRound: each layer's rounding fitted to reconstruct its float output on the
+	// calibration images, fed by the already-quantized network; see learnRounding).
+	Rounding string `json:"rounding,omitempty"`
+	// RoundingImages (default 256) and RoundingIters (default 500 Adam steps) bound learned
+	// rounding's work; Seed makes it reproducible (same seed, same codes).
+	RoundingImages int    `json:"rounding_images,omitempty"`
+	RoundingIters  int    `json:"rounding_iters,omitempty"`
+	Seed           uint64 `json:"seed,omitempty"`
 	// Keep overrides named layers (conv/linear node names, as `fourbit info` prints them):
 	// other bit widths for their weights and output activations, or float.
 	Keep map[string]Keep `json:"keep,omitempty"`
@@ -126,6 +135,14 @@ func (o Options) resolve() (resolved, error) {
 		if k.WeightBits < 0 || k.WeightBits > quant.MaxBits || k.ActBits < 0 || k.ActBits > quant.MaxBits {
 			return r, fmt.Errorf("keep %s: bits must be 1..%d", name, quant.MaxBits)
 		}
+	}
+	switch o.Rounding {
+	case "", "nearest", "learned":
+	default:
+		return r, fmt.Errorf("rounding %q (want nearest or learned)", o.Rounding)
+	}
+	if o.RoundingImages < 0 || o.RoundingIters < 0 || o.RoundingIters > 1<<20 {
+		return r, fmt.Errorf("learned rounding: images %d, iterations %d out of range", o.RoundingImages, o.RoundingIters)
 	}
 	if o.CarryBits < 0 || o.CarryBits > quant.MaxBits {
 		return r, fmt.Errorf("carry bits %d outside 0..%d", o.CarryBits, quant.MaxBits)

@@ -60,6 +60,8 @@ type Plan struct {
 	Options Options      `json:"options"`
 	Weights []WeightPlan `json:"weights"`
 	Acts    []ActPlan    `json:"activations"`
+	// Rounding reports, layer by layer, what learned rounding did (Options.Rounding).
+	Rounding []RoundingReport `json:"rounding,omitempty"`
 }
 
 // Quantized is a network quantized in simulation: its graph holds the fake-quantized (and
@@ -84,6 +86,11 @@ type nodePlan struct {
 // the simulated quantized network. With data-free statistics (Gaussian by construction),
 // ACIQ's Laplace prior is replaced by its Gauss prior; the plan's options say so.
 func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
+	return QuantizeProgress(g, cal, opts, nil)
+}
+
+// QuantizeProgress is Quantize telling progress of learned rounding, layer by layer.
+func QuantizeProgress(g *nn.Graph, cal *Calibration, opts Options, progress RoundingProgress) (*Quantized, error) {
 	if cal.DataFree && opts.Clip == "aciq-laplace" {
 		opts.Clip = "aciq-gauss"
 	}
@@ -155,6 +162,11 @@ func Quantize(g *nn.Graph, cal *Calibration, opts Options) (*Quantized, error) {
 		qn.acts[plan.Acts[i].Quantized] = &plan.Acts[i]
 	}
 	qn.index()
+	if opts.Rounding == "learned" {
+		if plan.Rounding, err = learnRounding(g, qn, cal, opts, progress); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
+		}
+	}
 	return qn, nil
 }
 

@@ -268,6 +268,11 @@ func (s *Session) Calibrate(src ptq.Source, n int, progress ptq.Progress) (info 
 
 // Quantize makes the quantized network from the calibration with the options (validated).
 func (s *Session) Quantize(opts ptq.Options) (plan *ptq.Plan, err error) {
+	return s.QuantizeProgress(opts, nil)
+}
+
+// QuantizeProgress is Quantize telling learned rounding's progress layer by layer.
+func (s *Session) QuantizeProgress(opts ptq.Options, progress ptq.RoundingProgress) (plan *ptq.Plan, err error) {
 	defer guard(&err)
 	if err := need(s.cal != nil, "calibrate before quantizing"); err != nil {
 		return nil, err
@@ -275,7 +280,7 @@ func (s *Session) Quantize(opts ptq.Options) (plan *ptq.Plan, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	q, err := ptq.Quantize(s.g, s.cal, opts)
+	q, err := ptq.QuantizeProgress(s.g, s.cal, opts, progress)
 	if err != nil {
 		return nil, err
 	}

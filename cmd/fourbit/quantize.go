@@ -47,6 +47,10 @@ func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
 	fs.BoolVar(&f.noHalf, "no-half-range", false, "quantize a ReLU's input two-sided instead of its output over [0, α]")
 	fs.BoolVar(&f.noKeep8, "no-keep-8bit", false, "quantize the first layer's weights and the classifier's output like the rest")
 	fs.IntVar(&o.CalibImages, "calib-images", o.CalibImages, "calibration images")
+	fs.StringVar(&o.Rounding, "rounding", o.Rounding, "rounding of weights to codes: nearest (the paper) or learned (AdaRound: fitted to each layer's float output on the calibration images)")
+	fs.IntVar(&o.RoundingImages, "rounding-images", o.RoundingImages, "calibration images learned rounding fits on (default 256)")
+	fs.IntVar(&o.RoundingIters, "rounding-iters", o.RoundingIters, "Adam steps of learned rounding per layer (default 500)")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of learned rounding's sampling (same seed, same result)")
 	f.keep = keepFlag{}
 	fs.Var(f.keep, "keep", "keep a layer at other bits or float: NAME=8, NAME=a8 (output only), NAME=w8, NAME=float (repeatable; names from fourbit info)")
 	fs.IntVar(&f.carry, "carry-bits", -1, "also quantize what the paper leaves in float — residual Adds, other ops' outputs — at this width, as the integer engine carries them (0: float, the paper's protocol; default 0, or 8 with --engine)")
@@ -162,7 +166,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "budget %.2f bits: layers raised to 8 bits: %s\n", *budget, strings.Join(raised, ", "))
 	}
 	out := quantizeOutput{Model: filepath.Base(*modelPath)}
-	if out.Plan, err = s.Quantize(opts); err != nil {
+	if out.Plan, err = s.QuantizeProgress(opts, roundingProgress(stderr)); err != nil {
 		return err
 	}
 	if *outFile != "" {
@@ -411,4 +415,16 @@ func kernelCounts(k map[string]int) string {
 		parts[i] = fmt.Sprintf("%s %d", n, k[n])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// roundingProgress prints learned rounding's work layer by layer: the reconstruction error of
+// nearest and of learned rounding, the weights rounded the other way, the wall time.
+func roundingProgress(w io.Writer) ptq.RoundingProgress {
+	return func(layer string, done, total int, r ptq.RoundingReport) {
+		kept := ""
+		if r.Kept {
+			kept = " (nearest kept in a part)"
+		}
+		fmt.Fprintf(w, "learned rounding %d/%d %s: loss %.4g -> %.4g, %d weights flipped, %.1f s%s\n", done, total, layer, r.NearestLoss, r.Loss, r.Flipped, r.Seconds, kept)
+	}
 }
