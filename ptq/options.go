@@ -54,6 +54,12 @@ type Options struct {
 	RoundingImages int    `json:"rounding_images,omitempty"`
 	RoundingIters  int    `json:"rounding_iters,omitempty"`
 	Seed           uint64 `json:"seed,omitempty"`
+	// Protocol chooses which layers stay at 8 bits: "paper" ("" too; Keep8Bit: the first
+	// layer's weights and the classifier's output, as the paper writes) or "authors" (as the
+	// authors' code runs its experiments: the first layer's weights at the target width but its
+	// output activation at 8 bits, and the classifier's weights at 8 bits). Keep entries the
+	// caller sets win over the preset.
+	Protocol string `json:"protocol,omitempty"`
 	// Keep overrides named layers (conv/linear node names, as `fourbit info` prints them):
 	// other bit widths for their weights and output activations, or float.
 	Keep map[string]Keep `json:"keep,omitempty"`
@@ -135,6 +141,11 @@ func (o Options) resolve() (resolved, error) {
 		if k.WeightBits < 0 || k.WeightBits > quant.MaxBits || k.ActBits < 0 || k.ActBits > quant.MaxBits {
 			return r, fmt.Errorf("keep %s: bits must be 1..%d", name, quant.MaxBits)
 		}
+	}
+	switch o.Protocol {
+	case "", "paper", "authors":
+	default:
+		return r, fmt.Errorf("protocol %q (want paper or authors)", o.Protocol)
 	}
 	switch o.Rounding {
 	case "", "nearest", "learned":

@@ -99,13 +99,16 @@ func QuantizeProgress(g *nn.Graph, cal *Calibration, opts Options, progress Roun
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	plan := &Plan{Options: opts}
+	if opts.Protocol == "authors" {
+		r.Keep = authorsKeep(g, opts)
+	}
 	replace := map[string]nn.Op{}
-	if err := checkKeep(g, opts.Keep); err != nil {
+	if err := checkKeep(g, r.Keep); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	for _, n := range g.Nodes {
 		op, ok := n.Op.(nn.Weighted)
-		keep := opts.Keep[n.Name]
+		keep := r.Keep[n.Name]
 		if !ok || keep.Float {
 			continue
 		}
@@ -127,7 +130,7 @@ func QuantizeProgress(g *nn.Graph, cal *Calibration, opts Options, progress Roun
 		replace[n.Name] = op.WithWeights(q, b)
 	}
 	for _, p := range cal.Points {
-		if opts.Keep[p.Layer].Float {
+		if r.Keep[p.Layer].Float {
 			continue
 		}
 		ap, err := quantizeActs(p, cal, r)
@@ -143,7 +146,7 @@ func QuantizeProgress(g *nn.Graph, cal *Calibration, opts Options, progress Roun
 		rr := r
 		rr.ActBits, rr.clip, rr.PCBAActs = r.CarryBits, quant.MinMax{}, false
 		for _, p := range cal.Carried {
-			if opts.Keep[p.Layer].Float {
+			if r.Keep[p.Layer].Float {
 				continue
 			}
 			ap, err := quantizeActs(p, cal, rr)
@@ -168,6 +171,32 @@ func QuantizeProgress(g *nn.Graph, cal *Calibration, opts Options, progress Roun
 		}
 	}
 	return qn, nil
+}
+
+// authorsKeep returns opts.Keep with the authors' protocol added (Options.Protocol): the
+// first layer's output activation and the classifier's weights at 8 bits, the first layer's
+// weights at the target width.
+func authorsKeep(g *nn.Graph, opts Options) map[string]Keep {
+	keep := map[string]Keep{}
+	last := ""
+	for _, n := range g.Nodes {
+		if _, ok := n.Op.(nn.Weighted); !ok {
+			continue
+		}
+		last = n.Name
+		if len(n.Inputs) == 1 && n.Inputs[0] == g.Input() {
+			keep[n.Name] = Keep{WeightBits: opts.WeightBits, ActBits: 8}
+		}
+	}
+	if last != "" {
+		k := keep[last]
+		k.WeightBits = 8
+		keep[last] = k
+	}
+	for name, k := range opts.Keep {
+		keep[name] = k
+	}
+	return keep
 }
 
 // index fills the per-node view of the plan: weights, activations, and the codes every

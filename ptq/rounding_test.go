@@ -154,3 +154,31 @@ func TestLearnedRoundingNeedsImages(t *testing.T) {
 		t.Fatal("rounding \"stochastic\": no error")
 	}
 }
+
+// TestAuthorsProtocol: the authors' preset keeps the first layer's output and the classifier's
+// weights at 8 bits, and leaves the first layer's weights at the target width.
+func TestAuthorsProtocol(t *testing.T) {
+	g := loadResNet20(t)
+	cal, err := Calibrate(g, source(t, g, testenv.Asset("cifar10-png/calib"), 0), 16, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.Protocol = "authors"
+	q, err := Quantize(g, cal, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := map[string]float64{}
+	for _, wp := range q.Plan.Weights {
+		w[wp.Layer] = wp.MeanBits
+	}
+	if w["conv1"] != 4 || w["linear"] != 8 || w["layer1.0.conv1"] != 4 {
+		t.Errorf("weight bits conv1 %v, linear %v, layer1.0.conv1 %v; want 4, 8, 4", w["conv1"], w["linear"], w["layer1.0.conv1"])
+	}
+	for _, ap := range q.Plan.Acts {
+		if ap.Layer == "conv1" && meanInt(ap.Bits) != 8 {
+			t.Errorf("conv1's output at %v bits, want 8", meanInt(ap.Bits))
+		}
+	}
+}

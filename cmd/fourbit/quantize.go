@@ -47,6 +47,7 @@ func bindOptions(fs *flag.FlagSet, o *ptq.Options) *optionFlags {
 	fs.BoolVar(&f.noHalf, "no-half-range", false, "quantize a ReLU's input two-sided instead of its output over [0, α]")
 	fs.BoolVar(&f.noKeep8, "no-keep-8bit", false, "quantize the first layer's weights and the classifier's output like the rest")
 	fs.IntVar(&o.CalibImages, "calib-images", o.CalibImages, "calibration images")
+	fs.StringVar(&o.Protocol, "protocol", o.Protocol, "which layers stay at 8 bits: paper (first layer's weights, classifier's output) or authors (as the authors' code: first layer's output, classifier's weights)")
 	fs.StringVar(&o.Rounding, "rounding", o.Rounding, "rounding of weights to codes: nearest (the paper) or learned (AdaRound: fitted to each layer's float output on the calibration images)")
 	fs.IntVar(&o.RoundingImages, "rounding-images", o.RoundingImages, "calibration images learned rounding fits on (default 256)")
 	fs.IntVar(&o.RoundingIters, "rounding-iters", o.RoundingIters, "Adam steps of learned rounding per layer (default 500)")
@@ -293,7 +294,7 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&opts.CalibImages, "calib-images", opts.CalibImages, "calibration images")
 	models := fs.String("models", "resnet20,resnet32,resnet44,resnet56", "models: names under $FOURBIT_DATA/cifar10-resnet, darknet-tiny, mobilenet-v1-0.25, resnet8, or files")
 	bits := fs.String("bits", "W4A4,W4A8,W8A4", "bit settings")
-	rows := fs.String("rows", "", "rows to run (default: all): "+rowNames())
+	rows := fs.String("rows", "", "rows to run (default: the paper's 14, the first ones; the last four are beyond the paper): "+rowNames())
 	calibDir := fs.String("calib", filepath.Join(dataDir(), "cifar10-png", "calib"), "calibration folder")
 	data := fs.String("data", filepath.Join(dataDir(), "cifar10-png", "test"), "test folder")
 	limit := fs.Int("limit", 0, "evaluate only the first N test images")
@@ -357,6 +358,16 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 
 func markdownTables(out tableOutput, bits []string, rows []ptq.Row) string {
 	var b strings.Builder
+	timed := false // rows beyond the paper show each cell's quantization wall time
+	for _, r := range rows {
+		for _, br := range ptq.BeyondRows {
+			timed = timed || r.Name == br.Name
+		}
+	}
+	head := "top-1 (agreement)"
+	if timed {
+		head += " time"
+	}
 	for _, t := range out.Tables {
 		calib := fmt.Sprintf("calibrated on %d images", t.CalibImages)
 		if t.CalibImages == 0 {
@@ -365,7 +376,7 @@ func markdownTables(out tableOutput, bits []string, rows []ptq.Row) string {
 		fmt.Fprintf(&b, "### %s — FP32 top-1 %.2f%%, top-5 %.2f%% on %d images (%s)\n\n", t.Model, t.FP32Top1, t.FP32Top5, t.Images, calib)
 		b.WriteString("| method |")
 		for _, bs := range bits {
-			fmt.Fprintf(&b, " %s top-1 (agreement) |", bs)
+			fmt.Fprintf(&b, " %s %s |", bs, head)
 		}
 		b.WriteString("\n|---|")
 		for range bits {
@@ -376,7 +387,11 @@ func markdownTables(out tableOutput, bits []string, rows []ptq.Row) string {
 			fmt.Fprintf(&b, "| %s |", r.Name)
 			for _, bs := range bits {
 				if c := t.Cell(r.Name, bs); c != nil {
-					fmt.Fprintf(&b, " %.2f (%.1f) |", c.Top1, c.Agreement)
+					fmt.Fprintf(&b, " %.2f (%.1f)", c.Top1, c.Agreement)
+					if timed {
+						fmt.Fprintf(&b, " %.0f s", c.Seconds)
+					}
+					b.WriteString(" |")
 				} else {
 					b.WriteString(" – |")
 				}
@@ -390,9 +405,9 @@ func markdownTables(out tableOutput, bits []string, rows []ptq.Row) string {
 }
 
 func rowNames() string {
-	names := make([]string, len(ptq.PaperRows))
-	for i, r := range ptq.PaperRows {
-		names[i] = r.Name
+	var names []string
+	for _, r := range append(ptq.PaperRows[:len(ptq.PaperRows):len(ptq.PaperRows)], ptq.BeyondRows...) {
+		names = append(names, r.Name)
 	}
 	return strings.Join(names, ", ")
 }
