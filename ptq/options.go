@@ -54,6 +54,10 @@ type Options struct {
 	RoundingImages int    `json:"rounding_images,omitempty"`
 	RoundingIters  int    `json:"rounding_iters,omitempty"`
 	Seed           uint64 `json:"seed,omitempty"`
+	// EmpiricalBias corrects each layer's bias from the calibration images (AIMET's empirical
+	// bias correction: the mean output shift of the quantized layer, fed by the quantized
+	// network, against the float layer), after BiasCorrect and learned rounding.
+	EmpiricalBias bool `json:"empirical_bias,omitempty"`
 	// Protocol chooses which layers stay at 8 bits: "paper" ("" too; Keep8Bit: the first
 	// layer's weights and the classifier's output, as the paper writes) or "authors" (as the
 	// authors' code runs its experiments: the first layer's weights at the target width but its

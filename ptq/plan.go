@@ -170,6 +170,11 @@ func QuantizeProgress(g *nn.Graph, cal *Calibration, opts Options, progress Roun
 			return nil, fmt.Errorf("quantize: %w", err)
 		}
 	}
+	if opts.EmpiricalBias {
+		if err := empiricalBias(g, qn, cal, opts); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
+		}
+	}
 	return qn, nil
 }
 

@@ -182,3 +182,65 @@ func TestAuthorsProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestEmpiricalBias: after empirical bias correction every quantized layer's output, fed by
+// the quantized network, has the float layer's mean per channel on the calibration images —
+// which nearest rounding alone leaves off.
+func TestEmpiricalBias(t *testing.T) {
+	if testing.Short() {
+		t.Skip("empirical bias correction over ResNet-20 takes half a minute natively; run without -short")
+	}
+	g := loadResNet20(t)
+	cal, err := Calibrate(g, source(t, g, testenv.Asset("cifar10-png/calib"), 0), 32, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions().Naive()
+	plain, err := Quantize(g, cal, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.EmpiricalBias = true
+	corrected, err := Quantize(g, cal, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 32*nn.Size(g.Input().Shape))
+	if _, err := cal.src.Load(x, 0, 32); err != nil {
+		t.Fatal(err)
+	}
+	shift := func(q *Quantized, name string) float64 {
+		n, qn := g.Node(name), q.Graph.Node(name)
+		in, err := capture(q.Graph, q.Hook(), qn.Inputs[0], x, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := capture(g, nil, n, x, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		yq := make([]float32, len(y))
+		qn.Op.Forward(yq, [][]float32{in}, [][]int{qn.Inputs[0].Shape}, qn.Shape, 32)
+		c, pos := n.Shape[0], nn.Size(n.Shape)/n.Shape[0]
+		worst := 0.0
+		for ch := 0; ch < c; ch++ {
+			var d, s float64
+			for i := 0; i < 32; i++ {
+				for p := 0; p < pos; p++ {
+					at := (i*c+ch)*pos + p
+					d += float64(yq[at]) - float64(y[at])
+					s += math.Abs(float64(y[at]))
+				}
+			}
+			worst = math.Max(worst, math.Abs(d)/(s+1e-9))
+		}
+		return worst
+	}
+	for _, name := range []string{"conv1", "layer1.0.conv2", "layer3.2.conv2"} {
+		before, after := shift(plain, name), shift(corrected, name)
+		t.Logf("%s: worst channel mean shift / mean |y|: nearest %.2e, corrected %.2e", name, before, after)
+		if after > 1e-4 || after > before {
+			t.Errorf("%s: mean shift after empirical bias correction %.2e (before %.2e)", name, after, before)
+		}
+	}
+}

@@ -48,6 +48,8 @@ func all3(o Options) Options {
 // methods. Run them by name (--rows); they are not in the default table.
 var BeyondRows = []Row{
 	{"ACIQ+PCBA+BC+MSE weights", func(o Options) Options { o = all3(o); o.WeightClip = "mse"; return o }},
+	{"ACIQ+PCBA+empirical BC", func(o Options) Options { o = all3(o); o.BiasCorrect, o.EmpiricalBias = "off", true; return o }},
+	{"ACIQ+PCBA+BC+empirical BC", func(o Options) Options { o = all3(o); o.EmpiricalBias = true; return o }},
 	{"learned rounding", func(o Options) Options { o.Rounding = "learned"; return o }},
 	{"ACIQ+PCBA+BC+learned", func(o Options) Options { o = all3(o); o.Rounding = "learned"; return o }},
 	{"ACIQ+BC+learned", func(o Options) Options {
