@@ -80,10 +80,10 @@ type Reconstruction struct {
 
 // RoundingResult reports what learned rounding did to one layer.
 type RoundingResult struct {
-	NearestLoss float64 // reconstruction error per image of nearest rounding
-	Loss        float64 // of the rounding returned
-	Flipped     int     // weights rounded the other way than nearest
-	Kept        bool    // the learned rounding was not better: nearest was kept
+	NearestLoss float64 `json:"nearest_loss"` // reconstruction error per sample of nearest rounding
+	Loss        float64 `json:"loss"`         // of the rounding returned
+	Flipped     int     `json:"flipped"`      // weights rounded the other way than nearest
+	Kept        bool    `json:"kept"`         // the learned rounding was not better: nearest was kept
 }
 
 // LearnRounding fits the codes of rows (one per output channel, K codes each, all of the

@@ -267,7 +267,15 @@ func quantize(s *session.Session, args []js.Value) (any, error) {
 			return nil, err
 		}
 	}
-	return s.Quantize(opts)
+	var progress ptq.RoundingProgress
+	if len(args) > 1 && args[1].Type() == js.TypeFunction {
+		f := args[1]
+		progress = func(layer string, done, total int, r ptq.RoundingReport) {
+			b, _ := json.Marshal(r)
+			f.Invoke(done, total, string(b))
+		}
+	}
+	return s.QuantizeProgress(opts, progress)
 }
 
 // labelled reads (images, labels, progress) arguments as a labelled source.

@@ -73,8 +73,12 @@ async function job(fn) {
   try {
     await fn();
   } catch (e) {
-    showError(e);
-    setStatus('stopped: ' + ((e && e.message) || e).split('\n')[0]);
+    if (state.cancelled) {
+      state.cancelled = false; // the workers were ended on purpose: not an error
+    } else {
+      showError(e);
+      setStatus('stopped: ' + ((e && e.message) || e).split('\n')[0]);
+    }
   } finally {
     state.busy = false;
     document.body.classList.remove('working');
@@ -87,6 +91,7 @@ async function job(fn) {
 
 // loadModel loads one model file (Uint8Array) or several ({name: Uint8Array}: a TF.js model).
 async function loadModel(bytes, name) {
+  state.lastModel = { bytes, name };
   const info = bytes instanceof Uint8Array ? await state.fb.load(bytes) : await state.fb.loadFiles(bytes);
   state.classes = info.classes || state.classes;
   state.calibrated = false;
@@ -155,6 +160,13 @@ function options() {
     clip: $('clip').value,
     pcba_w: $('pcba_w').checked, pcba_a: $('pcba_a').checked,
     bias_correct: $('bias_correct').value,
+    wclip: $('wclip').value,
+    rounding: $('rounding').value,
+    rounding_iters: num('rounding_iters'),
+    // Learned rounding fits on up to 128 of the calibration images in the page (256 in the
+    // CLI): in WebAssembly each layer's problem costs two partial forward passes over them.
+    rounding_images: Math.min(128, state.calib.length),
+    empirical_bias: $('empirical_bias').checked,
     carry_bits: $('carry').checked ? 8 : 0,
     calib_images: state.calib.length,
     keep: state.keep,
@@ -183,7 +195,8 @@ async function run() {
   const t0 = performance.now();
   await calibrateOnce();
   setStatus('quantizing…');
-  state.plan = await state.fb.quantize(options());
+  const o0 = options();
+  state.plan = await quantizeCancellable(o0);
   state.sqnr = new Map();
   const rep = await state.fb.evaluate(state.test, state.labels, progress('evaluating FP32 and quantized'));
   const seconds = (performance.now() - t0) / 1000;
@@ -203,6 +216,38 @@ async function run() {
   $('questions').hidden = false;
   await showChannel(-1);
   await explainCollapse(rep);
+}
+
+// quantizeCancellable quantizes; while learned rounding runs it shows the layer being fitted
+// and its reconstruction error, and offers Cancel.
+async function quantizeCancellable(o) {
+  if (o.rounding !== 'learned') return state.fb.quantize(o);
+  $('cancel').hidden = false;
+  try {
+    return await state.fb.quantize(o, (done, total, r) => {
+      $('progress').max = total;
+      $('progress').value = done;
+      $('progress-text').textContent = `learned rounding: layer ${done} / ${total}, ${r.layer}: reconstruction error ` +
+        `${r.nearest_loss.toPrecision(3)} (nearest) → ${r.loss.toPrecision(3)}, ${r.flipped} weights rounded the other way, ${r.seconds.toFixed(1)} s`;
+    });
+  } finally {
+    $('cancel').hidden = true;
+  }
+}
+
+// cancel stops a running job by ending the module's workers, then starts fresh ones with the
+// same model: the calibration is redone on the next run.
+async function cancel() {
+  if (!state.busy || !state.fb) return;
+  state.cancelled = true;
+  state.fb.terminate();
+  state.fb = null;
+  state.queue = (state.queue || Promise.resolve()).then(() => job(async () => {
+    setStatus('cancelled; starting the module again…');
+    state.fb = await FourBitPool.create({ size: Math.min(navigator.hardwareConcurrency || 2, 4) });
+    if (state.lastModel) await loadModel(state.lastModel.bytes, state.lastModel.name);
+    setStatus('cancelled');
+  }));
 }
 
 // explainCollapse says so when the quantized network has lost the float network's answers
@@ -639,6 +684,7 @@ async function main() {
   }
   $('run').disabled = $('compare').disabled = !state.fb || state.test.length === 0;
   $('run').addEventListener('click', () => busy(run));
+  $('cancel').addEventListener('click', () => cancel());
   $('compare').addEventListener('click', () => busy(compare));
   $('debug').addEventListener('click', () => busy(findWhatBreaks));
   $('engine').addEventListener('click', () => busy(runEngine));

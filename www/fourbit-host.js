@@ -1,6 +1,7 @@
 // fourbit-host.js — runs inside a worker (a browser Web Worker or a Node worker thread):
 // starts the Go WebAssembly module and answers {id, method, args} messages with
-// {id, result} or {id, error}, and {id, progress: [done, total]} while a call runs.
+// {id, result} or {id, error}, and {id, progress: [done, total]} while a call runs (with a
+// third element, what was done — learned rounding's report of a layer — where the call says).
 // wasm_exec.js (from the Go installation) must have defined globalThis.Go first.
 
 // loadSIMD () => Promise<Uint8Array|null> gives simd.wasm, the SIMD128 kernels the module
@@ -44,7 +45,9 @@ export function serve({ post, listen, instantiate, loadSIMD }) {
       const fb = globalThis.fourbit;
       if (typeof fb[method] !== 'function') throw new Error('unknown method ' + method);
       const callArgs = (args || []).map((a) =>
-        a && a.__progress ? (done, total) => post({ id, progress: [done, total] }) : a);
+        a && a.__progress
+          ? (done, total, info) => post({ id, progress: info === undefined ? [done, total] : [done, total, JSON.parse(info)] })
+          : a);
       const answer = fb[method](...callArgs);
       if (answer.error !== undefined) post({ id, error: answer.error });
       else if (answer.bytes !== undefined) post({ id, result: answer.bytes });

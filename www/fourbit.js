@@ -44,7 +44,7 @@ export class FourBit {
     const p = this.pending.get(msg.id);
     if (!p) return;
     if (msg.progress) {
-      if (p.onProgress) p.onProgress(msg.progress[0], msg.progress[1]);
+      if (p.onProgress) p.onProgress(msg.progress[0], msg.progress[1], msg.progress[2]);
       return;
     }
     this.pending.delete(msg.id);
@@ -108,11 +108,13 @@ export class FourBit {
     return this.#call('evaluateEngine', [images, Array.from(labels || []), progressMarker], onProgress);
   }
 
-  quantize(options = {}) {
+  // quantize makes the plan; with {rounding: 'learned'} onProgress(done, total, report) hears
+  // of each layer learned rounding fitted ({layer, NearestLoss, Loss, Flipped, seconds, …}).
+  quantize(options = {}, onProgress) {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       return reject('quantize: options must be an object');
     }
-    return this.#call('quantize', [JSON.stringify(options)]);
+    return this.#call('quantize', [JSON.stringify(options), progressMarker], onProgress);
   }
 
   // evaluate scores the float and the quantized network; {skipFP32: true} reuses the float
@@ -199,7 +201,7 @@ export class FourBitPool {
   features() { return this.members[0].features(); }
   buildEngine() { return this.members[0].buildEngine(); }
   evaluateEngine(images, labels, onProgress) { return this.members[0].evaluateEngine(images, labels, onProgress); }
-  quantize(options) { return this.#all((m) => m.quantize(options)); }
+  quantize(options, onProgress) { return this.#all((m, i) => m.quantize(options, i === 0 ? onProgress : undefined)); }
   defaults() { return this.members[0].defaults(); }
   info() { return this.members[0].info(); }
   infer(image, k) { return this.members[0].infer(image, k); }
