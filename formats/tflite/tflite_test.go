@@ -138,7 +138,8 @@ func TestFloat16Weights(t *testing.T) {
 // TestRealModelsMatchArmNN: the real TFLite networks of the data set — MobileNet V1 0.25
 // (ImageNet, depthwise) and MLPerf Tiny's ResNet-8 (CIFAR-10) — compute what Arm NN computes
 // on random inputs. (The keyword-spotting DS-CNN stores int8 weights, which Arm NN's reference
-// backend does not run with float inputs: it is not checked here.)
+// backend does not run with float inputs: TensorFlow's own TFLite runtime checks it, in
+// test/browser/tflite-runtime.test.mjs.)
 func TestRealModelsMatchArmNN(t *testing.T) {
 	for _, f := range []string{"imagenet-mobilenet-v1/mobilenet_v1_0.25_224.tflite", "mlperf-tiny/resnet8_cifar10_float32.tflite"} {
 		t.Run(filepath.Base(f), func(t *testing.T) {
