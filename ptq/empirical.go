@@ -18,10 +18,7 @@ func empiricalBias(g *nn.Graph, q *Quantized, cal *Calibration, opts Options) er
 	if cal.src == nil {
 		return errors.New("empirical bias correction needs the calibration images (not a data-free or loaded calibration)")
 	}
-	images := min(cal.Images, roundingImages)
-	if opts.RoundingImages > 0 {
-		images = min(cal.Images, opts.RoundingImages)
-	}
+	images := fitImages(cal, opts)
 	cons := g.Consumers()
 	per := nn.Size(g.Input().Shape)
 	for _, n := range g.Nodes {
@@ -34,22 +31,16 @@ func empiricalBias(g *nn.Graph, q *Quantized, cal *Calibration, opts Options) er
 		}
 		qn := q.Graph.Node(n.Name)
 		qop := qn.Op.(nn.Weighted)
-		qin := q.Graph.Node(n.Inputs[0].Name)
-		hook := q.Hook()
 		diff := make([]float64, l.out)
 		count := 0
 		err := batches(cal.src, images, DefaultBatch, per, func(x []float32, _ []int, lo, hi int) error {
 			b := hi - lo
-			in, err := capture(q.Graph, hook, qin, x, b)
-			if err != nil {
-				return err
-			}
-			y, err := capture(g, nil, n, x, b)
+			in, y, err := layerIO(g, q, n, x, b)
 			if err != nil {
 				return err
 			}
 			yq := make([]float32, len(y))
-			qn.Op.Forward(yq, [][]float32{in}, [][]int{qin.Shape}, qn.Shape, b)
+			qn.Op.Forward(yq, [][]float32{in}, [][]int{qn.Inputs[0].Shape}, qn.Shape, b)
 			// Channels are the leading axis of a conv's map and the trailing one of a
 			// linear layer's rows.
 			for i := range y {

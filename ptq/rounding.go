@@ -57,6 +57,28 @@ func capture(g *nn.Graph, hook nn.Hook, node *nn.Node, x []float32, batch int) (
 	return nil, err
 }
 
+// layerIO runs both networks on batch images x: it returns layer n's input in the quantized
+// network q (its planned activations quantized) and n's output in the float network g — the
+// two sides of the layer's reconstruction (learned rounding) or shift (empirical bias).
+func layerIO(g *nn.Graph, q *Quantized, n *nn.Node, x []float32, batch int) (in, y []float32, err error) {
+	if in, err = capture(q.Graph, q.Hook(), q.Graph.Node(n.Inputs[0].Name), x, batch); err != nil {
+		return nil, nil, err
+	}
+	if y, err = capture(g, nil, n, x, batch); err != nil {
+		return nil, nil, err
+	}
+	return in, y, nil
+}
+
+// fitImages is how many calibration images learned rounding and empirical bias correction
+// fit on.
+func fitImages(cal *Calibration, opts Options) int {
+	if opts.RoundingImages > 0 {
+		return min(cal.Images, opts.RoundingImages)
+	}
+	return min(cal.Images, roundingImages)
+}
+
 // roundingLayer is one layer's reconstruction problem as sampled from the networks.
 type roundingLayer struct {
 	node  *nn.Node
@@ -155,10 +177,7 @@ func learnRounding(g *nn.Graph, q *Quantized, cal *Calibration, opts Options, pr
 	if cal.src == nil {
 		return nil, errors.New("learned rounding needs the calibration images (not a data-free or loaded calibration)")
 	}
-	images := min(cal.Images, roundingImages)
-	if opts.RoundingImages > 0 {
-		images = min(cal.Images, opts.RoundingImages)
-	}
+	images := fitImages(cal, opts)
 	iters := opts.RoundingIters
 	cons := g.Consumers()
 	var layers []*roundingLayer
@@ -181,15 +200,9 @@ func learnRounding(g *nn.Graph, q *Quantized, cal *Calibration, opts Options, pr
 		og := l.out / l.group
 		xs := make([][]float32, l.group)
 		ts := make([][]float32, l.group)
-		qin := q.Graph.Node(l.node.Inputs[0].Name)
-		hook := q.Hook()
 		err := batches(cal.src, images, DefaultBatch, per, func(x []float32, _ []int, lo, hi int) error {
 			b := hi - lo
-			in, err := capture(q.Graph, hook, qin, x, b)
-			if err != nil {
-				return err
-			}
-			y, err := capture(g, nil, l.node, x, b)
+			in, y, err := layerIO(g, q, l.node, x, b)
 			if err != nil {
 				return err
 			}

@@ -211,11 +211,7 @@ func TestEmpiricalBias(t *testing.T) {
 	}
 	shift := func(q *Quantized, name string) float64 {
 		n, qn := g.Node(name), q.Graph.Node(name)
-		in, err := capture(q.Graph, q.Hook(), qn.Inputs[0], x, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := capture(g, nil, n, x, 32)
+		in, y, err := layerIO(g, q, n, x, 32)
 		if err != nil {
 			t.Fatal(err)
 		}

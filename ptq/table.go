@@ -24,10 +24,7 @@ var PaperRows = []Row{
 	{"ACIQ+PCBA", func(o Options) Options { o.Clip, o.PCBAWeights, o.PCBAActs = "aciq-laplace", true, true; return o }},
 	{"ACIQ+BC", func(o Options) Options { o.Clip, o.BiasCorrect = "aciq-laplace", "mean"; return o }},
 	{"PCBA+BC", func(o Options) Options { o.PCBAWeights, o.PCBAActs, o.BiasCorrect = true, true, "mean"; return o }},
-	{"ACIQ+PCBA+BC", func(o Options) Options {
-		o.Clip, o.PCBAWeights, o.PCBAActs, o.BiasCorrect = "aciq-laplace", true, true, "mean"
-		return o
-	}},
+	{"ACIQ+PCBA+BC", all3},
 	{"2σ clip", func(o Options) Options { o.Clip = "ksigma:2"; return o }},
 	{"3σ clip", func(o Options) Options { o.Clip = "ksigma:3"; return o }},
 	{"percentile 99.99", func(o Options) Options { o.Clip = "percentile:99.99"; return o }},
@@ -58,6 +55,11 @@ var BeyondRows = []Row{
 	}},
 }
 
+// AllRows returns PaperRows followed by BeyondRows: every row a table can be asked for.
+func AllRows() []Row {
+	return append(PaperRows[:len(PaperRows):len(PaperRows)], BeyondRows...)
+}
+
 // FindRows returns the rows with the given names (all of PaperRows for none), from PaperRows
 // and BeyondRows.
 func FindRows(names []string) ([]Row, error) {
@@ -67,14 +69,14 @@ func FindRows(names []string) ([]Row, error) {
 	var out []Row
 	for _, n := range names {
 		found := false
-		for _, r := range append(PaperRows[:len(PaperRows):len(PaperRows)], BeyondRows...) {
+		for _, r := range AllRows() {
 			if r.Name == n {
 				out, found = append(out, r), true
 			}
 		}
 		if !found {
 			var valid []string
-			for _, r := range append(PaperRows[:len(PaperRows):len(PaperRows)], BeyondRows...) {
+			for _, r := range AllRows() {
 				valid = append(valid, r.Name)
 			}
 			return nil, fmt.Errorf("unknown row %q (rows: %q)", n, valid)

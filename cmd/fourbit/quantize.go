@@ -410,7 +410,7 @@ func markdownTables(out tableOutput, bits []string, rows []ptq.Row) string {
 
 func rowNames() string {
 	var names []string
-	for _, r := range append(ptq.PaperRows[:len(ptq.PaperRows):len(ptq.PaperRows)], ptq.BeyondRows...) {
+	for _, r := range ptq.AllRows() {
 		names = append(names, r.Name)
 	}
 	return strings.Join(names, ", ")
