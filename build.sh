@@ -66,6 +66,14 @@ ensure_armnn() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyarmnn python3-numpy >/dev/null
 }
 
+# ensure_audio_tools installs Debian's lame (the audio tests make MP3s of the real clips with
+# it) and SciPy (tools/mfcc-ref.py, the MFCC front end's independent referee).
+ensure_audio_tools() {
+  if command -v lame >/dev/null 2>&1 && /usr/bin/python3 -c 'import scipy' >/dev/null 2>&1; then return; fi
+  log "installing lame and SciPy (apt-get: lame python3-scipy)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lame python3-scipy >/dev/null
+}
+
 # ensure_chromium installs Debian's Chromium for the browser tests when it is missing.
 ensure_chromium() {
   if [ -x /usr/bin/chromium ]; then return; fi
@@ -147,6 +155,7 @@ cmd_test() {
   fi
   go vet ./...
   ensure_armnn
+  ensure_audio_tools
   log "go test (native)"
   go test -count=1 -timeout 40m ./...
   run_fuzz "${FUZZTIME:-5}"

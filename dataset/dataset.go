@@ -1,8 +1,9 @@
 // Package dataset reads labelled inputs from a class-per-folder tree ("image folder" layout:
 // root/<class>/<file>): images, decoded with the standard library (PNG, JPEG), fitted to a
-// model's input and normalised; or tensors in NumPy's .npy files (one sample per file, or
-// N × the input's shape), for models that do not eat images. It serves them in deterministic
-// batches.
+// model's input and normalised; sound clips (WAV, MP3), turned into the MFCCs of the keyword
+// network's front end by package audio; or tensors in NumPy's .npy files (one sample per file,
+// or N × the input's shape), for models that do not eat images. It serves them in
+// deterministic batches.
 package dataset
 
 import (
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"sync"
 
+	"fourbit/audio"
 	"fourbit/internal/files"
 	"fourbit/nn"
 )
@@ -50,9 +52,13 @@ const (
 	MaxImageBytes = 256 << 20
 )
 
-var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".npy": true}
+var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".npy": true, ".wav": true, ".wave": true, ".mp3": true}
 
 func isNPY(path string) bool { return strings.EqualFold(filepath.Ext(path), ".npy") }
+
+// isTensor reports whether an item is served from Source.tensors (a .npy file or a sound
+// clip's features) rather than decoded as an image batch by batch.
+func isTensor(path string) bool { return isNPY(path) || audio.IsAudio(path) }
 
 // Open lists the images under root. Class index = position of the folder name in classes
 // when classes is given (the model's class list; a folder it lacks is an error), else in the
@@ -125,7 +131,7 @@ func Open(root string, classes []string, limit int) (*Folder, error) {
 			}
 			p := filepath.Join(root, d, name)
 			if !imageExt[strings.ToLower(filepath.Ext(name))] {
-				return nil, fmt.Errorf("%w: %s is not an image or a tensor (want .png, .jpg, .jpeg or .npy)", ErrData, p)
+				return nil, fmt.Errorf("%w: %s is not an image, a sound or a tensor (want .png, .jpg, .jpeg, .wav, .mp3 or .npy)", ErrData, p)
 			}
 			items = append(items, Item{Path: p, Label: label, Sample: -1})
 		}
@@ -366,6 +372,20 @@ func NewSource(f *Folder, g *nn.Graph) (*Source, error) {
 	var items []Item
 	total := 0
 	for _, it := range f.Items {
+		if audio.IsAudio(it.Path) {
+			if _, ok := src.tensors[it.Path]; !ok {
+				x, err := Features(it.Path, in)
+				if err != nil {
+					return nil, err
+				}
+				if total += len(x); total > MaxTensorValues {
+					return nil, fmt.Errorf("%w: the sound clips' features hold more than %d values", ErrData, MaxTensorValues)
+				}
+				src.tensors[it.Path] = [][]float32{x}
+			}
+			items = append(items, Item{Path: it.Path, Label: it.Label, Sample: 0})
+			continue
+		}
 		if !isNPY(it.Path) {
 			if len(in) != 3 || in[0] != 3 {
 				return nil, fmt.Errorf("%w: %s: the model's input %v is not a 3-channel image (give it .npy tensors)", ErrData, it.Path, in)
@@ -415,10 +435,10 @@ func (s *Source) Len() int { return len(s.Folder.Items) }
 // Load decodes inputs [lo, hi) into dst and returns their labels.
 func (s *Source) Load(dst []float32, lo, hi int) ([]int, error) {
 	items := s.Folder.Items[lo:hi]
-	if len(items) == 0 || !isNPY(items[0].Path) {
+	if len(items) == 0 || !isTensor(items[0].Path) {
 		for _, it := range items {
-			if isNPY(it.Path) {
-				return nil, fmt.Errorf("%w: images and .npy tensors mixed in one batch", ErrData)
+			if isTensor(it.Path) {
+				return nil, fmt.Errorf("%w: images and .npy tensors or sounds mixed in one batch", ErrData)
 			}
 		}
 		return Batch(dst, items, s.H, s.W, s.Pre)
@@ -465,4 +485,47 @@ func openNPY(path string, classes []string, limit int) (*Folder, error) {
 		f.Items = f.Items[:limit]
 	}
 	return f, nil
+}
+
+// Features decodes a sound file and computes the keyword front end's MFCCs for a model whose
+// input is Frames × Coefficients of audio.KWS (49 × 10, leading 1s aside).
+func Features(path string, input []int) ([]float32, error) {
+	if err := FitsKWS(input); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c, err := audio.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := audio.KWS.Extract(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f.MFCC, nil
+}
+
+// SoundFeatures is Features for a sound file's bytes (a caller's upload).
+func SoundFeatures(data []byte, input []int) (*audio.Clip, *audio.Features, error) {
+	if err := FitsKWS(input); err != nil {
+		return nil, nil, err
+	}
+	c, err := audio.Decode(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := audio.KWS.Extract(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, f, nil
+}
+
+// FitsKWS reports (as an error saying why not) whether a model's input takes the keyword
+// front end's features: frames × coefficients, with any leading 1s.
+func FitsKWS(input []int) error {
+	in := trim1(input)
+	if len(in) != 2 || in[0] != audio.KWS.Frames() || in[1] != audio.KWS.Coefficients {
+		return fmt.Errorf("%w: sound clips are turned into %d×%d MFCCs (the MLPerf Tiny keyword front end); this model's input is %v", ErrData, audio.KWS.Frames(), audio.KWS.Coefficients, input)
+	}
+	return nil
 }

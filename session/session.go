@@ -28,12 +28,14 @@ import (
 // Image is one input handed over by a caller: decoded pixels (Width×Height, RGBA, 4 bytes
 // per pixel, as a canvas gives them), the bytes of a PNG or JPEG file (Encoded) — any size,
 // fitted to the model's input as its preprocessing says — or a .npy file holding one sample of
-// the model's input shape (NPY), for models that do not eat images.
+// the model's input shape (NPY), for models that do not eat images, or a WAV or MP3 file
+// (Audio) for a keyword network whose input is the MFCCs of package audio's front end.
 type Image struct {
 	Width, Height int
 	RGBA          []byte
 	Encoded       []byte
 	NPY           []byte
+	Audio         []byte
 }
 
 // Session holds a model and what has been done with it.
@@ -146,6 +148,12 @@ func (s *Session) Images(imgs []Image, labels []int) (ptq.Source, error) {
 	}
 	shape := s.g.Input().Shape
 	for i, im := range imgs {
+		if im.Audio != nil {
+			if err := dataset.FitsKWS(shape); err != nil {
+				return nil, fmt.Errorf("input %d: %w", i, err)
+			}
+			continue
+		}
 		if im.NPY == nil && (len(shape) != 3 || shape[0] != 3) {
 			return nil, fmt.Errorf("input %d: the model's input %v is not a 3-channel image (give it .npy tensors)", i, shape)
 		}
@@ -195,7 +203,13 @@ func (src *imageSource) Load(dst []float32, lo, hi int) ([]int, error) {
 	for i := lo; i < hi; i++ {
 		labels[i-lo] = -1
 		x := dst[(i-lo)*per : (i-lo+1)*per]
-		if t := src.imgs[i].NPY; t != nil {
+		if a := src.imgs[i].Audio; a != nil {
+			_, f, err := dataset.SoundFeatures(a, src.shape)
+			if err != nil {
+				return nil, fmt.Errorf("sound %d: %w", i, err)
+			}
+			copy(x, f.MFCC)
+		} else if t := src.imgs[i].NPY; t != nil {
 			if err := oneSample(x, t, src.shape); err != nil {
 				return nil, fmt.Errorf("input %d: %w", i, err)
 			}
@@ -454,6 +468,14 @@ func (s *Session) Infer(img Image, k int) (pred Prediction, err error) {
 	if _, err := src.Load(x, 0, 1); err != nil {
 		return Prediction{}, fmt.Errorf("infer: %w", err)
 	}
+	return s.classify(x, k)
+}
+
+// classify runs one input through the float network and, once quantized, the quantized one.
+func (s *Session) classify(x []float32, k int) (pred Prediction, err error) {
+	if k <= 0 {
+		k = 3
+	}
 	out, err := s.g.Forward(x, 1, nil)
 	if err != nil {
 		return Prediction{}, err
@@ -469,9 +491,18 @@ func (s *Session) Infer(img Image, k int) (pred Prediction, err error) {
 	return pred, nil
 }
 
-// ranked returns the top k classes of logits with softmax probabilities.
+// ranked returns the top k classes of logits with softmax probabilities (the outputs
+// themselves when the network ends in a softmax).
 func (s *Session) ranked(logits []float32, k int) []Class {
-	probs := softmax(logits)
+	var probs []float64
+	if _, ok := s.g.Output().Op.(nn.Softmax); ok {
+		probs = make([]float64, len(logits))
+		for i, v := range logits {
+			probs[i] = float64(v)
+		}
+	} else {
+		probs = softmax(logits)
+	}
 	var out []Class
 	for _, i := range nn.TopK(logits, k) {
 		c := Class{Index: i, Probability: probs[i], Name: s.g.ClassName(i)}
