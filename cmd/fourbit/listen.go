@@ -51,7 +51,11 @@ func runListen(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *calibDir != "" {
-		if err := calibrate(s, *calibDir, min(opts.CalibImages, 0), stderr); err != nil {
+		src, err := s.Folder(*calibDir, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Calibrate(src, min(opts.CalibImages, src.Len()), progressBar(stderr, "calibrate")); err != nil {
 			return err
 		}
 	} else {
