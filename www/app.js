@@ -1,6 +1,7 @@
 // app.js — the page: the embedded demo (or the user's model and images), the controls, the
 // results and the charts. All computation happens in the fourbit module's Worker.
 import { FourBitPool } from './fourbit.js';
+import { setupSound } from './sound.js';
 
 const $ = (id) => document.getElementById(id);
 const Chart = globalThis.Chart;
@@ -740,6 +741,7 @@ async function main() {
   }));
   $('image-file').addEventListener('change', (e) => busy(async () => { if (e.target.files[0]) await tryImage(e.target.files[0]); }));
   dropZone($('drop'), (files) => { if (files[0]) busy(() => tryImage(files[0])); });
+  setupSound((fn) => busy(fn));
 }
 
 main();

@@ -11,6 +11,7 @@
 //   const plan = await fb.quantize({ wbits: 4, abits: 4 });    // fields of ptq.Options
 //   const rep = await fb.evaluate(images, labels, onProgress); // {fp32, quantized, agreement}
 //   const pred = await fb.infer(image, 3);                     // {fp32: [...], quantized: [...]}
+//   const snd = await fb.listen(wavOrMp3Bytes, 3);             // keyword network: {mfcc, peaks, fp32, quantized, …}
 //   const view = await fb.channel('layer1.0.conv1', 0);        // chart data of one channel
 //   const bytes = await fb.exportModel();                      // Uint8Array, the quantized model
 //   const onnx = await fb.exportONNX();                        // Uint8Array, QDQ ONNX model
@@ -19,7 +20,8 @@
 //   const { simd } = await fb.features();                      // WebAssembly SIMD128 kernels in use?
 //
 // An image is {width, height, data: Uint8ClampedArray RGBA} (a canvas's ImageData) or
-// {bytes: Uint8Array} (a PNG or JPEG file, decoded by the module exactly as the CLI does).
+// {bytes: Uint8Array} (a PNG or JPEG file, decoded by the module exactly as the CLI does), or,
+// for a keyword-spotting network (49×10 MFCC input), {audio: Uint8Array} (a WAV or MP3 file).
 
 export class FourBit {
   // create starts a worker; pass {worker} to use one made elsewhere (any object with
@@ -149,6 +151,14 @@ export class FourBit {
 
   infer(image, k = 3) { return this.#call('infer', [image, k]); }
 
+  // listen hears a WAV or MP3 file (Uint8Array) with a keyword-spotting network: {format,
+  // rate, seconds, start, length (the loudest second, heard), peaks (the envelope), mfcc
+  // (frames × coefficients), frames, coefficients, fp32: [...], quantized: [...]}.
+  listen(bytes, k = 3) {
+    if (!(bytes instanceof Uint8Array)) return reject('listen: the sound must be a Uint8Array');
+    return this.#call('listen', [bytes, k]);
+  }
+
   channel(layer, channel = 0) { return this.#call('channel', [layer, channel]); }
 
   // exportModel returns the quantized model as bytes (fourbit-quantized/1 JSON).
@@ -205,6 +215,7 @@ export class FourBitPool {
   defaults() { return this.members[0].defaults(); }
   info() { return this.members[0].info(); }
   infer(image, k) { return this.members[0].infer(image, k); }
+  listen(bytes, k) { return this.members[0].listen(bytes, k); }
   channel(layer, c) { return this.members[0].channel(layer, c); }
   rows(bits) { return this.members[0].rows(bits); }
   judge(report) { return this.members[0].judge(report); }

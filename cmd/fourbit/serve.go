@@ -18,7 +18,7 @@ func init() {
 // ContentSecurityPolicy lets the page load scripts, styles, workers, images and data only
 // from its own origin ('wasm-unsafe-eval' lets it compile its own WebAssembly module).
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
-	"connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'"
+	"connect-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'"
 
 // pageHandler serves dir with the CSP header and no caching (a rebuilt module is picked up).
 func pageHandler(dir string) http.Handler {
