@@ -32,7 +32,7 @@ const (
 type Clip struct {
 	Rate    int
 	Samples []float32
-	// Format says what the sound was decoded from ("WAV 16-bit PCM, 2 channels, 44100 Hz",
+	// Format says what the sound was decoded from ("WAV 16-bit PCM 44100 Hz stereo",
 	// "MP3 44100 Hz stereo"), for reports.
 	Format string
 }

@@ -110,7 +110,11 @@ func DecodeWAV(data []byte) (*Clip, error) {
 		}
 		out[i] = float32(sum * inv)
 	}
-	return &Clip{Rate: rate, Samples: out, Format: fmt.Sprintf("WAV %s, %d channel(s), %d Hz", name, channels, rate)}, nil
+	layout := map[int]string{1: "mono", 2: "stereo"}[channels]
+	if layout == "" {
+		layout = fmt.Sprintf("%d channels", channels)
+	}
+	return &Clip{Rate: rate, Samples: out, Format: fmt.Sprintf("WAV %s %d Hz %s", name, rate, layout)}, nil
 }
 
 // wavSample is one sample scaled to [−1, 1].

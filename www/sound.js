@@ -157,6 +157,15 @@ async function hear(bytes, name) {
   window.fourbitPage.lastSound = sound.last;
 }
 
+// MAX_BYTES is the module's bound on a sound file (audio.MaxBytes): a larger file is refused
+// before it is read into memory.
+const MAX_BYTES = 256 << 20;
+
+async function readFile(f) {
+  if (f.size > MAX_BYTES) throw new Error(`${f.name}: ${f.size.toLocaleString()} bytes is more than the ${MAX_BYTES.toLocaleString()} fourbit reads (cut the part you want)`);
+  return new Uint8Array(await f.arrayBuffer());
+}
+
 // setupSound wires the section; run(fn) is the page's job runner (errors shown on the page).
 export function setupSound(run) {
   for (const b of document.querySelectorAll('.sound-demo')) {
@@ -164,7 +173,7 @@ export function setupSound(run) {
   }
   $('sound-file').addEventListener('change', (e) => {
     const f = e.target.files[0];
-    if (f) run(async () => hear(new Uint8Array(await f.arrayBuffer()), f.name));
+    if (f) run(async () => hear(await readFile(f), f.name));
   });
   const drop = $('sound-drop');
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
@@ -174,7 +183,7 @@ export function setupSound(run) {
     e.stopPropagation();
     drop.classList.remove('over');
     const f = e.dataTransfer.files[0];
-    if (f) run(async () => hear(new Uint8Array(await f.arrayBuffer()), f.name));
+    if (f) run(async () => hear(await readFile(f), f.name));
   });
   $('sound-bits').addEventListener('change', () => run(async () => {
     if (sound.last && sound.lastBytes) await hear(sound.lastBytes, sound.last.name);
