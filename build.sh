@@ -118,8 +118,10 @@ build_page() {
 build_cli() {
   ensure_go
   mkdir -p bin
-  go build -o bin/fourbit ./cmd/fourbit
-  log "built bin/fourbit"
+  # Go 1.26's simd/archsimd (GOEXPERIMENT=simd): the native AVX-512 kernels, chosen at run time
+  # by CPU feature, the portable Go kernels elsewhere. A plain `go build` works too.
+  GOEXPERIMENT=simd go build -o bin/fourbit ./cmd/fourbit
+  log "built bin/fourbit (GOEXPERIMENT=simd: native vector kernels where the CPU has AVX-512)"
 }
 
 # run_fuzz runs every fuzz target of the project for the given number of seconds each.
@@ -162,10 +164,13 @@ cmd_test() {
     exit 1
   fi
   go vet ./...
+  GOEXPERIMENT=simd go vet ./...
   ensure_armnn
   ensure_audio_tools
-  log "go test (native)"
-  go test -count=1 -timeout 40m ./...
+  log "go test (native, GOEXPERIMENT=simd: the CLI's kernels)"
+  GOEXPERIMENT=simd go test -count=1 -timeout 40m ./...
+  log "go test (native, portable kernels: no experiment)"
+  go test -count=1 -timeout 20m ./kernels/... ./nn/... ./audio/...
   run_fuzz "${FUZZTIME:-5}"
   ensure_node
   # -short: the same tests as wasm code, except the 1,000-image ImageNet accuracy run

@@ -82,12 +82,20 @@ func NewConv(p ConvParams, w, bias []float32) (*Conv, error) {
 // ScratchLen is the scratch length Forward needs per image.
 func (c *Conv) ScratchLen() int {
 	p := c.P
-	return PackedBLen(p.InC/p.Groups*p.KH*p.KW, p.OutH()*p.OutW())
+	k, n := p.InC/p.Groups*p.KH*p.KW, p.OutH()*p.OutW()
+	return max(PackedBLen(k, n), packedB16Len(k, n))
 }
+
+// forceGo makes Forward take the portable kernels even where native vector kernels exist
+// (for tests and benchmarks that compare the two).
+var forceGo bool
 
 // Forward convolves one image src (InC×InH×InW) into dst (OutC×OutH×OutW) using scratch
 // (at least ScratchLen values).
 func (c *Conv) Forward(dst, src, scratch []float32) {
+	if c.forwardNative(dst, src, scratch) {
+		return
+	}
 	p := c.P
 	n := p.OutH() * p.OutW()
 	icg, ocg := p.InC/p.Groups, p.OutC/p.Groups

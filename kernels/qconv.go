@@ -39,6 +39,10 @@ type QConv struct {
 	// the byte offset of every k in the padded input plane stack.
 	pairs []int16
 	koff  []int32
+
+	// Native path (GOEXPERIMENT=simd on AVX-512): each row's centred weights as int32
+	// words of two int16.
+	wpairs []int32
 }
 
 // QRequant is the requantization of one output row (see QConv).
@@ -92,6 +96,7 @@ func NewQConv(p ConvParams, w []uint8, wZero []int32, zero, maxCode uint8, rq []
 		}
 	}
 	c.pairs = packPairs(centred, m, k)
+	c.prepareNative(centred)
 	c.koff = make([]int32, 0, k+1)
 	hp, wp := c.paddedDims()
 	for ci := 0; ci < p.InC; ci++ {
@@ -141,6 +146,7 @@ type QScratch struct {
 	words  []uint64
 	b      []int16
 	padded []uint8
+	pad16  []int16 // the native path's centred, padded input planes
 }
 
 func grow[T any](s *[]T, n int) []T {
@@ -157,7 +163,7 @@ func (c *QConv) Forward(dst, src []uint8, s *QScratch) {
 	if len(src) < p.InC*p.InH*p.InW || len(dst) < c.M*n {
 		panic(fmt.Sprintf("kernels: QConv.Forward: %d input and %d output codes for %v", len(src), len(dst), p))
 	}
-	if qconvSIMD(c, dst, src, s) {
+	if qconvSIMD(c, dst, src, s) || c.forwardNative(dst, src, s) {
 		return
 	}
 	acc := grow(&s.acc, c.M*n)

@@ -31,6 +31,7 @@ type benchOutput struct {
 	ConvFolded     []convBench `json:"conv_int32_folded"`
 	ConvQ          []convBench `json:"conv_qconv"`
 	SIMD           bool        `json:"simd"`
+	Native         bool        `json:"native_simd"` // the AVX-512 kernels of a GOEXPERIMENT=simd build
 	GemmF32        float64     `json:"gemm_f32_64x576x1024_gops"`
 	GemmInt4       float64     `json:"gemm_int4_64x576x1024_gops"`
 	FP32ImagesSec  float64     `json:"resnet20_fp32_images_per_sec"`
@@ -65,7 +66,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	d := time.Duration(*secs * float64(time.Second))
-	out := benchOutput{Platform: runtime.GOOS + "/" + runtime.GOARCH, Threads: runtime.GOMAXPROCS(0), SIMD: kernels.SIMD()}
+	out := benchOutput{Platform: runtime.GOOS + "/" + runtime.GOARCH, Threads: runtime.GOMAXPROCS(0), SIMD: kernels.SIMD(), Native: kernels.NativeSIMD()}
 	r := rand.New(rand.NewPCG(1, 1))
 	rnd := func(n int) []float32 {
 		s := make([]float32, n)
@@ -135,7 +136,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(stdout, "%s, %d threads\n", out.Platform, out.Threads)
+	kind := "portable Go kernels"
+	if out.Native {
+		kind = "native AVX-512 kernels (simd/archsimd) for the float conv and QConv"
+	}
+	fmt.Fprintf(stdout, "%s, %d threads, %s\n", out.Platform, out.Threads, kind)
 	for _, c := range out.Conv {
 		fmt.Fprintf(stdout, "fp32 conv %-14s %6.2f GOPS (one thread)\n", c.Shape, c.GOPS)
 	}

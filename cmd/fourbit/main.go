@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,6 +91,8 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&inputShape, "input-shape", "the input's sizes after the batch axis, for models that leave them open (ONNX): CxHxW, TxF or F, e.g. 3x224x224")
 	fs.StringVar(&modelFlags.labels, "labels", "", "class labels of the model's outputs, one per line (what data folders are matched against)")
 	fs.StringVar(&modelFlags.names, "names", "", "human-readable class names, one per line")
+	threads = 0
+	fs.IntVar(&threads, "threads", 0, "threads to compute on (default: every core, GOMAXPROCS)")
 	fs.StringVar(&modelFlags.preprocess, "preprocess", "", "the model's input preprocessing: mean=M,std=S,resize=crop|stretch|central,crop=F (e.g. mean=0.5,std=0.5,resize=central,crop=0.875)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: fourbit %s %s\n\nFlags:\n", name, synopsis)
@@ -110,6 +113,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // parseFiles parses args, flags first, and leaves the positional arguments in fs.Args().
+// --threads N sets how many threads the kernels spread over (runtime.GOMAXPROCS).
 func parseFiles(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -117,8 +121,22 @@ func parseFiles(fs *flag.FlagSet, args []string) error {
 		}
 		return usageError{err}
 	}
+	if threads < 0 || threads > 4096 {
+		return usageError{fmt.Errorf("--threads %d: give 1..4096 (0: every core)", threads)}
+	}
+	if threads > 0 {
+		runtime.GOMAXPROCS(threads)
+	} else {
+		runtime.GOMAXPROCS(defaultProcs)
+	}
 	return nil
 }
+
+// threads is the running command's --threads; defaultProcs the Go runtime's own choice.
+var (
+	threads      int
+	defaultProcs = runtime.GOMAXPROCS(0)
+)
 
 // inputShape is the --input-shape of the running command.
 var inputShape shapeFlag

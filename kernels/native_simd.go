@@ -1,0 +1,434 @@
+//go:build goexperiment.simd && amd64
+
+package kernels
+
+import (
+	"simd/archsimd"
+)
+
+// The native vector path of the float convolution (Go 1.26's simd/archsimd, AVX-512F): the
+// im2col matrix in panels of 16 columns (one 512-bit vector), and a GEMM whose lanes are 16
+// output pixels of one output channel. Each lane computes its dot product exactly as micro
+// does — products rounded to float32 (Mul, then Add: never fused), summed in k order — so
+// the result is the same bits as the portable kernel's.
+
+// nr16 is the panel width of the vector path.
+const nr16 = 16
+
+// nativeOn reports whether the vector path runs: the CPU has AVX-512 (F, CD, BW, DQ, VL).
+var nativeOn = archsimd.X86.AVX512()
+
+// NativeSIMD reports whether the float convolution runs on the native AVX-512 kernels (a
+// build with GOEXPERIMENT=simd on a CPU that has them).
+func NativeSIMD() bool { return nativeOn }
+
+// packedB16Len is the length of the 16-column panels of a K×N matrix.
+func packedB16Len(k, n int) int { return (n + nr16 - 1) / nr16 * k * nr16 }
+
+func (c *Conv) forwardNative(dst, src, scratch []float32) bool {
+	if !nativeOn || forceGo {
+		return false
+	}
+	p := c.P
+	n := p.OutH() * p.OutW()
+	icg, ocg := p.InC/p.Groups, p.OutC/p.Groups
+	k := icg * p.KH * p.KW
+	if len(scratch) < packedB16Len(k, n) {
+		return false
+	}
+	for g := 0; g < p.Groups; g++ {
+		im2col16(scratch, src[g*icg*p.InH*p.InW:], icg, p)
+		var bias []float32
+		if c.Bias != nil {
+			bias = c.Bias[g*ocg:]
+		}
+		sgemm16(dst[g*ocg*n:], n, c.groups[g], scratch, n, bias)
+	}
+	return true
+}
+
+// im2col16 is Im2colPacked with panels of 16 columns. For each (channel, ky, kx) row of the
+// matrix it copies, output row by output row, the run of input pixels that row reads
+// (contiguous when the stride is 1), with zeros where the kernel hangs over the padding.
+func im2col16(dst, src []float32, icg int, p ConvParams) {
+	oh, ow := p.OutH(), p.OutW()
+	n := oh * ow
+	k := icg * p.KH * p.KW
+	panels := (n + nr16 - 1) / nr16
+	if tail := n % nr16; tail != 0 { // the last panel's padding columns are zero
+		last := dst[(panels-1)*k*nr16 : panels*k*nr16]
+		for kk := 0; kk < k; kk++ {
+			clear(last[kk*nr16+tail : (kk+1)*nr16])
+		}
+	}
+	put := func(kk, j int, v float32) { dst[(j/nr16)*k*nr16+kk*nr16+j%nr16] = v }
+	kk := 0
+	for ci := 0; ci < icg; ci++ {
+		plane := src[ci*p.InH*p.InW : (ci+1)*p.InH*p.InW]
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				for oy := 0; oy < oh; oy++ {
+					iy := oy*p.StrideH - p.PadT + ky*p.DilH
+					j0 := oy * ow
+					if iy < 0 || iy >= p.InH {
+						for ox := 0; ox < ow; ox++ {
+							put(kk, j0+ox, 0)
+						}
+						continue
+					}
+					row := plane[iy*p.InW : (iy+1)*p.InW]
+					ix0 := kx*p.DilW - p.PadL
+					if p.StrideW != 1 {
+						for ox := 0; ox < ow; ox++ {
+							ix := ix0 + ox*p.StrideW
+							v := float32(0)
+							if ix >= 0 && ix < p.InW {
+								v = row[ix]
+							}
+							put(kk, j0+ox, v)
+						}
+						continue
+					}
+					// Stride 1: outputs [lo, hi) read row[ix0+ox]; the rest is padding.
+					lo, hi := max(0, -ix0), min(ow, p.InW-ix0)
+					for ox := 0; ox < min(lo, ow); ox++ {
+						put(kk, j0+ox, 0)
+					}
+					for ox := lo; ox < hi; {
+						j := j0 + ox
+						run := min(hi-ox, nr16-j%nr16) // up to the end of this panel's row
+						at := (j/nr16)*k*nr16 + kk*nr16 + j%nr16
+						copy(dst[at:at+run], row[ix0+ox:ix0+ox+run])
+						ox += run
+					}
+					for ox := max(hi, lo); ox < ow; ox++ {
+						put(kk, j0+ox, 0)
+					}
+				}
+				kk++
+			}
+		}
+	}
+}
+
+// sgemm16 is sgemmGo for B in 16-column panels: C = A·B (+ bias per row).
+func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float32) {
+	k := a.K
+	m := a.M
+	panels := (n + nr16 - 1) / nr16
+	var blk [4][3][nr16]float32
+	for i0 := 0; i0 < m; i0 += 4 {
+		rows := min(4, m-i0)
+		ap0 := a.Data[(i0/mr)*k*mr : (i0/mr+1)*k*mr]
+		var ap1 []float32
+		if rows > 2 {
+			ap1 = a.Data[(i0/mr+1)*k*mr : (i0/mr+2)*k*mr]
+		}
+		for jp := 0; jp < panels; jp += 3 {
+			np := min(3, panels-jp)
+			b := bp[jp*k*nr16 : (jp+np)*k*nr16]
+			switch {
+			case rows > 2 && np == 3:
+				micro4x3(&blk, ap0, ap1, b, k)
+			case rows > 2:
+				for q := 0; q < np; q++ {
+					micro4x1(&blk, q, ap0, ap1, b[q*k*nr16:(q+1)*k*nr16], k)
+				}
+			default:
+				for q := 0; q < np; q++ {
+					micro2x1(&blk, q, ap0, b[q*k*nr16:(q+1)*k*nr16], k)
+				}
+			}
+			for r := 0; r < rows; r++ {
+				var bs float32
+				if bias != nil {
+					bs = bias[i0+r]
+				}
+				row := c[(i0+r)*ldc:]
+				vb := archsimd.BroadcastFloat32x16(bs)
+				for q := 0; q < np; q++ {
+					j0 := (jp + q) * nr16
+					w := min(nr16, n-j0)
+					v := archsimd.LoadFloat32x16(&blk[r][q]).Add(vb)
+					if w == nr16 {
+						v.StoreSlice(row[j0 : j0+nr16])
+					} else {
+						v.StoreSlicePart(row[j0 : j0+w])
+					}
+				}
+			}
+		}
+	}
+}
+
+// micro4x3 computes a 4-row × 48-column block: rows from two A panels (2 rows each, k-major),
+// three 16-column B panels one after another in b.
+func micro4x3(out *[4][3][nr16]float32, a0, a1, b []float32, k int) {
+	var c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32 archsimd.Float32x16
+	b0, b1, b2 := b[:k*nr16], b[k*nr16:2*k*nr16], b[2*k*nr16:3*k*nr16]
+	a0, a1 = a0[:2*k], a1[:2*k]
+	for kk := 0; kk < k; kk++ {
+		x0 := archsimd.LoadFloat32x16Slice(b0[kk*nr16:])
+		x1 := archsimd.LoadFloat32x16Slice(b1[kk*nr16:])
+		x2 := archsimd.LoadFloat32x16Slice(b2[kk*nr16:])
+		r := archsimd.BroadcastFloat32x16(a0[2*kk])
+		c00 = c00.Add(r.Mul(x0))
+		c01 = c01.Add(r.Mul(x1))
+		c02 = c02.Add(r.Mul(x2))
+		r = archsimd.BroadcastFloat32x16(a0[2*kk+1])
+		c10 = c10.Add(r.Mul(x0))
+		c11 = c11.Add(r.Mul(x1))
+		c12 = c12.Add(r.Mul(x2))
+		r = archsimd.BroadcastFloat32x16(a1[2*kk])
+		c20 = c20.Add(r.Mul(x0))
+		c21 = c21.Add(r.Mul(x1))
+		c22 = c22.Add(r.Mul(x2))
+		r = archsimd.BroadcastFloat32x16(a1[2*kk+1])
+		c30 = c30.Add(r.Mul(x0))
+		c31 = c31.Add(r.Mul(x1))
+		c32 = c32.Add(r.Mul(x2))
+	}
+	c00.Store(&out[0][0])
+	c01.Store(&out[0][1])
+	c02.Store(&out[0][2])
+	c10.Store(&out[1][0])
+	c11.Store(&out[1][1])
+	c12.Store(&out[1][2])
+	c20.Store(&out[2][0])
+	c21.Store(&out[2][1])
+	c22.Store(&out[2][2])
+	c30.Store(&out[3][0])
+	c31.Store(&out[3][1])
+	c32.Store(&out[3][2])
+}
+
+// micro4x1 computes 4 rows × one 16-column panel into out[·][q].
+func micro4x1(out *[4][3][nr16]float32, q int, a0, a1, b []float32, k int) {
+	var c0, c1, c2, c3 archsimd.Float32x16
+	b = b[:k*nr16]
+	a0, a1 = a0[:2*k], a1[:2*k]
+	for kk := 0; kk < k; kk++ {
+		x := archsimd.LoadFloat32x16Slice(b[kk*nr16:])
+		c0 = c0.Add(archsimd.BroadcastFloat32x16(a0[2*kk]).Mul(x))
+		c1 = c1.Add(archsimd.BroadcastFloat32x16(a0[2*kk+1]).Mul(x))
+		c2 = c2.Add(archsimd.BroadcastFloat32x16(a1[2*kk]).Mul(x))
+		c3 = c3.Add(archsimd.BroadcastFloat32x16(a1[2*kk+1]).Mul(x))
+	}
+	c0.Store(&out[0][q])
+	c1.Store(&out[1][q])
+	c2.Store(&out[2][q])
+	c3.Store(&out[3][q])
+}
+
+// micro2x1 computes 2 rows × one 16-column panel into out[·][q].
+func micro2x1(out *[4][3][nr16]float32, q int, a0, b []float32, k int) {
+	var c0, c1 archsimd.Float32x16
+	b = b[:k*nr16]
+	a0 = a0[:2*k]
+	for kk := 0; kk < k; kk++ {
+		x := archsimd.LoadFloat32x16Slice(b[kk*nr16:])
+		c0 = c0.Add(archsimd.BroadcastFloat32x16(a0[2*kk]).Mul(x))
+		c1 = c1.Add(archsimd.BroadcastFloat32x16(a0[2*kk+1]).Mul(x))
+	}
+	c0.Store(&out[0][q])
+	c1.Store(&out[1][q])
+}
+
+// The native path of QConv (AVX-512BW): the im2col matrix of centred codes (code − zero) in
+// panels of 16 output pixels, two k per int16 pair ([k/2][16][2], one 512-bit vector per k
+// pair), multiplied by VPMADDWD (DotProductPairs) against each row's broadcast weight pair
+// and summed in int32 — exact, as every QConv path is — then requantized with the float32
+// operations of Requantize, in the same order, sixteen pixels at a time.
+
+// prepareNative keeps each weight row's centred codes as int32 words of two int16 (k, k+1).
+func (c *QConv) prepareNative(centred []int16) {
+	if !nativeOn {
+		return
+	}
+	kp := (c.K + 1) / 2
+	c.wpairs = make([]int32, c.M*kp)
+	for o := 0; o < c.M; o++ {
+		row := centred[o*c.K : (o+1)*c.K]
+		for q := 0; q < kp; q++ {
+			lo := uint32(uint16(row[2*q]))
+			var hi uint32
+			if 2*q+1 < c.K {
+				hi = uint32(uint16(row[2*q+1]))
+			}
+			c.wpairs[o*kp+q] = int32(lo | hi<<16)
+		}
+	}
+}
+
+func (c *QConv) forwardNative(dst, src []uint8, s *QScratch) bool {
+	if !nativeOn || forceGo || c.wpairs == nil {
+		return false
+	}
+	p := c.P
+	n := p.OutH() * p.OutW()
+	kp := (c.K + 1) / 2
+	panels := (n + nr16 - 1) / nr16
+	b := grow(&s.b, panels*kp*2*nr16)
+	im2colPairs(b, &s.pad16, src, int16(c.zero), p)
+	colSum := grow(&s.colSum, panels*nr16)
+	ones := archsimd.BroadcastInt32x16(1 | 1<<16).AsInt16x32()
+	for jp := 0; jp < panels; jp++ {
+		panel := b[jp*kp*2*nr16 : (jp+1)*kp*2*nr16]
+		var d archsimd.Int32x16
+		for q := 0; q < kp; q++ {
+			d = d.Add(archsimd.LoadInt16x32Slice(panel[q*2*nr16:]).DotProductPairs(ones))
+		}
+		d.StoreSlice(colSum[jp*nr16:])
+	}
+	var blk [4][3]archsimd.Int32x16
+	for o0 := 0; o0 < c.M; o0 += 4 {
+		rows := min(4, c.M-o0)
+		for jp := 0; jp < panels; jp += 3 {
+			np := min(3, panels-jp)
+			bb := b[jp*kp*2*nr16 : (jp+np)*kp*2*nr16]
+			if rows == 4 && np == 3 {
+				qmicro4x3(&blk, c.wpairs[o0*kp:(o0+4)*kp], bb, kp)
+			} else {
+				for r := 0; r < rows; r++ {
+					for q := 0; q < np; q++ {
+						blk[r][q] = qmicro1x1(c.wpairs[(o0+r)*kp:(o0+r+1)*kp], bb[q*kp*2*nr16:(q+1)*kp*2*nr16], kp)
+					}
+				}
+			}
+			for r := 0; r < rows; r++ {
+				rq := newRequant16(c.rq[o0+r])
+				row := dst[(o0+r)*n : (o0+r+1)*n]
+				for q := 0; q < np; q++ {
+					j0 := (jp + q) * nr16
+					rq.apply(row[j0:min(j0+nr16, n)], blk[r][q], archsimd.LoadInt32x16Slice(colSum[j0:]))
+				}
+			}
+		}
+	}
+	return true
+}
+
+// requant16 is one row's QRequant broadcast to sixteen lanes.
+type requant16 struct{ mul, off, add, lo, hi archsimd.Float32x16 }
+
+func newRequant16(r QRequant) requant16 {
+	b := archsimd.BroadcastFloat32x16
+	return requant16{b(r.Mul), b(r.Off), b(r.Add), b(r.Lo), b(r.Hi)}
+}
+
+// apply is Requantize for sixteen sums v with their window sums d (dst: up to 16).
+func (r *requant16) apply(dst []uint8, v, d archsimd.Int32x16) {
+	y := v.ConvertToFloat32().Mul(r.mul)
+	y = y.Add(d.ConvertToFloat32().Mul(r.off))
+	y = y.Add(r.add)
+	y = y.RoundToEvenScaled(0)
+	y = y.Max(r.lo).Min(r.hi)
+	codes := y.ConvertToInt32().TruncateToInt8().AsUint8x16() // codes are 0..255: the low bytes
+	if len(dst) == 16 {
+		codes.StoreSlice(dst)
+	} else {
+		codes.StoreSlicePart(dst)
+	}
+}
+
+// qmicro4x3 sums 4 weight rows (wp: 4 rows of kp pairs) against 3 panels.
+func qmicro4x3(out *[4][3]archsimd.Int32x16, wp []int32, b []int16, kp int) {
+	var c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32 archsimd.Int32x16
+	const w = 2 * nr16
+	b0, b1, b2 := b[:kp*w], b[kp*w:2*kp*w], b[2*kp*w:3*kp*w]
+	w0, w1, w2, w3 := wp[:kp], wp[kp:2*kp], wp[2*kp:3*kp], wp[3*kp:4*kp]
+	for q := 0; q < kp; q++ {
+		x0 := archsimd.LoadInt16x32Slice(b0[q*w:])
+		x1 := archsimd.LoadInt16x32Slice(b1[q*w:])
+		x2 := archsimd.LoadInt16x32Slice(b2[q*w:])
+		a := archsimd.BroadcastInt32x16(w0[q]).AsInt16x32()
+		c00 = c00.Add(x0.DotProductPairs(a))
+		c01 = c01.Add(x1.DotProductPairs(a))
+		c02 = c02.Add(x2.DotProductPairs(a))
+		a = archsimd.BroadcastInt32x16(w1[q]).AsInt16x32()
+		c10 = c10.Add(x0.DotProductPairs(a))
+		c11 = c11.Add(x1.DotProductPairs(a))
+		c12 = c12.Add(x2.DotProductPairs(a))
+		a = archsimd.BroadcastInt32x16(w2[q]).AsInt16x32()
+		c20 = c20.Add(x0.DotProductPairs(a))
+		c21 = c21.Add(x1.DotProductPairs(a))
+		c22 = c22.Add(x2.DotProductPairs(a))
+		a = archsimd.BroadcastInt32x16(w3[q]).AsInt16x32()
+		c30 = c30.Add(x0.DotProductPairs(a))
+		c31 = c31.Add(x1.DotProductPairs(a))
+		c32 = c32.Add(x2.DotProductPairs(a))
+	}
+	*out = [4][3]archsimd.Int32x16{{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}}
+}
+
+// qmicro1x1 sums one weight row against one panel.
+func qmicro1x1(wp []int32, b []int16, kp int) archsimd.Int32x16 {
+	var acc archsimd.Int32x16
+	const w = 2 * nr16
+	b = b[:kp*w]
+	wp = wp[:kp]
+	for q := 0; q < kp; q++ {
+		acc = acc.Add(archsimd.LoadInt16x32Slice(b[q*w:]).DotProductPairs(archsimd.BroadcastInt32x16(wp[q]).AsInt16x32()))
+	}
+	return acc
+}
+
+// im2colPairs writes the centred im2col matrix (code − zero, 0 for padding) of one image of
+// codes in the pair-interleaved 16-pixel panels: value (k, j) at
+// panel(j)·kp·32 + (k/2)·32 + (j mod 16)·2 + k mod 2. An odd K's last pair and the last
+// panel's columns past N are 0. The input is first laid out centred, as int16, in planes with
+// their padding written as 0, so that the copy has no bounds to test.
+func im2colPairs(dst []int16, pad *[]int16, src []uint8, zero int16, p ConvParams) {
+	oh, ow := p.OutH(), p.OutW()
+	k := p.InC * p.KH * p.KW
+	kp := (k + 1) / 2
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	planes := grow(pad, p.InC*hp*wp)
+	clear(planes)
+	for ci := 0; ci < p.InC; ci++ {
+		for y := 0; y < p.InH; y++ {
+			in := src[(ci*p.InH+y)*p.InW : (ci*p.InH+y+1)*p.InW]
+			out := planes[(ci*hp+y+p.PadT)*wp+p.PadL:]
+			out = out[:len(in)]
+			for x, v := range in {
+				out[x] = int16(v) - zero
+			}
+		}
+	}
+	clear(dst)
+	const panelRow = 2 * nr16
+	kk := 0
+	for ci := 0; ci < p.InC; ci++ {
+		plane := planes[ci*hp*wp : (ci+1)*hp*wp]
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				lane := (kk/2)*panelRow + kk%2
+				for oy := 0; oy < oh; oy++ {
+					row := plane[(oy*p.StrideH+ky*p.DilH)*wp+kx*p.DilW:]
+					j := oy * ow
+					for ox := 0; ox < ow; {
+						// The run of pixels of this output row inside one panel.
+						run := min(ow-ox, nr16-j%nr16)
+						out := dst[(j/nr16)*kp*panelRow+lane+(j%nr16)*2:]
+						out = out[:2*run-1]
+						in := row[ox*p.StrideW:]
+						if p.StrideW == 1 {
+							in = in[:run]
+							for t, v := range in {
+								out[2*t] = v
+							}
+						} else {
+							in = in[:(run-1)*p.StrideW+1]
+							for t := 0; t < run; t++ {
+								out[2*t] = in[t*p.StrideW]
+							}
+						}
+						ox += run
+						j += run
+					}
+				}
+				kk++
+			}
+		}
+	}
+}
