@@ -190,10 +190,14 @@ func (l *gemmLayer) convImage(dst, src []uint8, sc *scratch) {
 		return
 	}
 	icg, ocg := p.InC/l.groups, l.m/l.groups
-	b := sc.i16(kernels.PackedBLen(l.k, n))
 	acc := sc.acc64(l.m * n)
 	for g := 0; g < l.groups; g++ {
-		kernels.Im2colI16(b, src[g*icg*p.InH*p.InW:], l.inZero[g*icg:], icg, p)
+		in := src[g*icg*p.InH*p.InW:]
+		if kernels.ConvI32(acc[g*ocg*n:], n, l.i32[g], &sc.s, &sc.pad, in, l.inZero[g*icg:], icg, p) {
+			continue // the native kernels (GOEXPERIMENT=simd on AVX-512): the same sums
+		}
+		b := sc.i16(kernels.PackedBLen(l.k, n))
+		kernels.Im2colI16(b, in, l.inZero[g*icg:], icg, p)
 		kernels.GemmI32(acc[g*ocg*n:], n, l.i32[g], b, n)
 	}
 	l.requant(dst, acc, n)
@@ -235,9 +239,10 @@ func (l *gemmLayer) linear(dst, src []uint8, batch int, sc *scratch) {
 
 // scratch holds one worker's reusable buffers.
 type scratch struct {
-	q kernels.QScratch
-	l []int64
-	s []int16
+	q   kernels.QScratch
+	l   []int64
+	s   []int16
+	pad []int16 // the native folded path's padded input planes
 }
 
 func (s *scratch) acc64(n int) []int64 {

@@ -13,3 +13,9 @@ func (c *Conv) forwardNative(dst, src, scratch []float32) bool { return false }
 func (c *QConv) prepareNative([]int16) {}
 
 func (c *QConv) forwardNative([]uint8, []uint8, *QScratch) bool { return false }
+
+// ConvI32 is the native int32-folded convolution (see native_simd.go); without the native
+// kernels it does nothing and returns false.
+func ConvI32(c []int64, ldc int, a *PackedI32, scratch *[]int16, pad *[]int16, src []uint8, zero []int32, icg int, p ConvParams) bool {
+	return false
+}

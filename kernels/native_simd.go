@@ -432,3 +432,155 @@ func im2colPairs(dst []int16, pad *[]int16, src []uint8, zero int16, p ConvParam
 		}
 	}
 }
+
+// ConvI32 is the int32-folded convolution of one group of an image of codes — Im2colI16
+// (code − zero[ci], 0 for padding) then GemmI32 — on the native path: the im2col matrix in
+// panels of 8 pixels and a GEMM whose lanes are 8 int64 sums (the int16 values sign-extended,
+// the int32 weights broadcast, VPMULLQ products: exact, as GemmI32's). It returns false, having
+// done nothing, where the native kernels do not run; scratch is grown as needed.
+func ConvI32(c []int64, ldc int, a *PackedI32, scratch *[]int16, pad *[]int16, src []uint8, zero []int32, icg int, p ConvParams) bool {
+	if !nativeOn || forceGo {
+		return false
+	}
+	oh, ow := p.OutH(), p.OutW()
+	n := oh * ow
+	k := icg * p.KH * p.KW
+	const w8 = 8
+	panels := (n + w8 - 1) / w8
+	b := grow(scratch, panels*k*w8)
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	planes := grow(pad, icg*hp*wp)
+	clear(planes)
+	for ci := 0; ci < icg; ci++ {
+		z := int16(zero[ci])
+		for y := 0; y < p.InH; y++ {
+			in := src[(ci*p.InH+y)*p.InW : (ci*p.InH+y+1)*p.InW]
+			out := planes[(ci*hp+y+p.PadT)*wp+p.PadL:]
+			out = out[:len(in)]
+			for x, v := range in {
+				out[x] = int16(v) - z
+			}
+		}
+	}
+	if tail := n % w8; tail != 0 {
+		last := b[(panels-1)*k*w8:]
+		for kk := 0; kk < k; kk++ {
+			clear(last[kk*w8+tail : (kk+1)*w8])
+		}
+	}
+	kk := 0
+	for ci := 0; ci < icg; ci++ {
+		plane := planes[ci*hp*wp : (ci+1)*hp*wp]
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				for oy := 0; oy < oh; oy++ {
+					row := plane[(oy*p.StrideH+ky*p.DilH)*wp+kx*p.DilW:]
+					j := oy * ow
+					for ox := 0; ox < ow; {
+						run := min(ow-ox, w8-j%w8)
+						out := b[(j/w8)*k*w8+kk*w8+j%w8:]
+						out = out[:run]
+						if p.StrideW == 1 {
+							copy(out, row[ox:ox+run])
+						} else {
+							in := row[ox*p.StrideW:]
+							in = in[:(run-1)*p.StrideW+1]
+							for t := range out {
+								out[t] = in[t*p.StrideW]
+							}
+						}
+						ox += run
+						j += run
+					}
+				}
+				kk++
+			}
+		}
+	}
+	m := a.M
+	for i0 := 0; i0 < m; i0 += 4 {
+		rows := min(4, m-i0)
+		ap0 := a.Data[(i0/mr)*k*mr : (i0/mr+1)*k*mr]
+		var ap1 []int32
+		if rows > 2 {
+			ap1 = a.Data[(i0/mr+1)*k*mr : (i0/mr+2)*k*mr]
+		}
+		for jp := 0; jp < panels; jp += 3 {
+			np := min(3, panels-jp)
+			var blk [4][3][w8]int64
+			if rows > 2 && np == 3 {
+				i32micro4x3(&blk, ap0, ap1, b[jp*k*w8:(jp+3)*k*w8], k)
+			} else {
+				for q := 0; q < np; q++ {
+					bq := b[(jp+q)*k*w8 : (jp+q+1)*k*w8]
+					i32micro2x1(&blk, 0, q, ap0, bq, k)
+					if rows > 2 {
+						i32micro2x1(&blk, 2, q, ap1, bq, k)
+					}
+				}
+			}
+			for r := 0; r < rows; r++ {
+				row := c[(i0+r)*ldc:]
+				for q := 0; q < np; q++ {
+					j0 := (jp + q) * w8
+					copy(row[j0:j0+min(w8, n-j0)], blk[r][q][:])
+				}
+			}
+		}
+	}
+	return true
+}
+
+// i32micro4x3: 4 rows (two PackedI32 panels) × 24 pixels (three 8-pixel panels).
+func i32micro4x3(out *[4][3][8]int64, a0, a1 []int32, b []int16, k int) {
+	var c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32 archsimd.Int64x8
+	b0, b1, b2 := b[:k*8], b[k*8:2*k*8], b[2*k*8:3*k*8]
+	a0, a1 = a0[:2*k], a1[:2*k]
+	for kk := 0; kk < k; kk++ {
+		x0 := archsimd.LoadInt16x8Slice(b0[kk*8:]).ExtendToInt64()
+		x1 := archsimd.LoadInt16x8Slice(b1[kk*8:]).ExtendToInt64()
+		x2 := archsimd.LoadInt16x8Slice(b2[kk*8:]).ExtendToInt64()
+		r := archsimd.BroadcastInt64x8(int64(a0[2*kk]))
+		c00 = c00.Add(x0.Mul(r))
+		c01 = c01.Add(x1.Mul(r))
+		c02 = c02.Add(x2.Mul(r))
+		r = archsimd.BroadcastInt64x8(int64(a0[2*kk+1]))
+		c10 = c10.Add(x0.Mul(r))
+		c11 = c11.Add(x1.Mul(r))
+		c12 = c12.Add(x2.Mul(r))
+		r = archsimd.BroadcastInt64x8(int64(a1[2*kk]))
+		c20 = c20.Add(x0.Mul(r))
+		c21 = c21.Add(x1.Mul(r))
+		c22 = c22.Add(x2.Mul(r))
+		r = archsimd.BroadcastInt64x8(int64(a1[2*kk+1]))
+		c30 = c30.Add(x0.Mul(r))
+		c31 = c31.Add(x1.Mul(r))
+		c32 = c32.Add(x2.Mul(r))
+	}
+	c00.Store(&out[0][0])
+	c01.Store(&out[0][1])
+	c02.Store(&out[0][2])
+	c10.Store(&out[1][0])
+	c11.Store(&out[1][1])
+	c12.Store(&out[1][2])
+	c20.Store(&out[2][0])
+	c21.Store(&out[2][1])
+	c22.Store(&out[2][2])
+	c30.Store(&out[3][0])
+	c31.Store(&out[3][1])
+	c32.Store(&out[3][2])
+}
+
+// i32micro2x1: the two rows of one PackedI32 panel × one 8-pixel panel, into out[r0, r0+1][q].
+func i32micro2x1(out *[4][3][8]int64, r0, q int, a []int32, b []int16, k int) {
+	var c0, c1 archsimd.Int64x8
+	b = b[:k*8]
+	a = a[:2*k]
+	for kk := 0; kk < k; kk++ {
+		x := archsimd.LoadInt16x8Slice(b[kk*8:]).ExtendToInt64()
+		c0 = c0.Add(x.Mul(archsimd.BroadcastInt64x8(int64(a[2*kk]))))
+		c1 = c1.Add(x.Mul(archsimd.BroadcastInt64x8(int64(a[2*kk+1]))))
+	}
+	c0.Store(&out[r0][q])
+	c1.Store(&out[r0+1][q])
+}

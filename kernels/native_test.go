@@ -149,3 +149,55 @@ func TestNativeQConvBits(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeConvI32: the native int32-folded convolution gives Im2colI16 + GemmI32's int64
+// sums exactly, with per-channel zero points, 31-bit weights, groups and edge shapes.
+func TestNativeConvI32(t *testing.T) {
+	if !NativeSIMD() {
+		t.Skip("native vector kernels not in this build (GOEXPERIMENT=simd on an AVX-512 CPU); ./build.sh test runs the package both ways")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	shapes := []ConvParams{
+		{InC: 16, InH: 32, InW: 32, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 16, InH: 32, InW: 32, OutC: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 64, InH: 8, InW: 8, OutC: 63, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 6, InH: 9, InW: 11, OutC: 5, KH: 3, KW: 3, StrideH: 2, StrideW: 3, DilH: 2, DilW: 1, PadT: 2, PadL: 1, PadB: 1, PadR: 2, Groups: 1},
+		{InC: 8, InH: 10, InW: 7, OutC: 12, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 4},
+		{InC: 3, InH: 1, InW: 1, OutC: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+	}
+	for i, p := range shapes {
+		icg, ocg := p.InC/p.Groups, p.OutC/p.Groups
+		k, n := icg*p.KH*p.KW, p.OutH()*p.OutW()
+		src := make([]uint8, p.InC*p.InH*p.InW)
+		for j := range src {
+			src[j] = uint8(rng.IntN(256))
+		}
+		zero := make([]int32, p.InC)
+		for j := range zero {
+			zero[j] = int32(rng.IntN(256))
+		}
+		var scratch, pad []int16
+		for g := 0; g < p.Groups; g++ {
+			w := make([]int32, ocg*k)
+			for j := range w {
+				w[j] = int32(rng.Uint32())
+			}
+			a := PackI32(w, ocg, k, k)
+			got, want := make([]int64, ocg*n), make([]int64, ocg*n)
+			in := src[g*icg*p.InH*p.InW:]
+			if !ConvI32(got, n, a, &scratch, &pad, in, zero[g*icg:], icg, p) {
+				t.Fatal("ConvI32 did not run natively")
+			}
+			b := make([]int16, PackedBLen(k, n))
+			Im2colI16(b, in, zero[g*icg:], icg, p)
+			forceGo = true
+			GemmI32(want, n, a, b, n)
+			forceGo = false
+			for j := range got {
+				if got[j] != want[j] {
+					t.Fatalf("shape %d %+v group %d: sum %d is %d natively, %d in GemmI32", i, p, g, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}

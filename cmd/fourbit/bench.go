@@ -38,9 +38,13 @@ type benchOutput struct {
 	W4A4ImagesSec  float64     `json:"resnet20_w4a4_simulated_images_per_sec"`
 	EngineImgSec   float64     `json:"resnet20_w4a4_engine_images_per_sec"`
 	EnginePTImgSec float64     `json:"resnet20_w4a4_per_tensor_engine_images_per_sec"`
-	PackedBytes    int         `json:"resnet20_w4_packed_bytes"`
-	FloatBytes     int         `json:"resnet20_fp32_bytes"`
-	CalibQuantSecs float64     `json:"calibrate_256_and_quantize_seconds"`
+	// The same at batch 1 (latency: one image at a time).
+	FP32Batch1     float64 `json:"resnet20_fp32_batch1_images_per_sec"`
+	EngineBatch1   float64 `json:"resnet20_w4a4_engine_batch1_images_per_sec"`
+	EnginePTBatch1 float64 `json:"resnet20_w4a4_per_tensor_engine_batch1_images_per_sec"`
+	PackedBytes    int     `json:"resnet20_w4_packed_bytes"`
+	FloatBytes     int     `json:"resnet20_fp32_bytes"`
+	CalibQuantSecs float64 `json:"calibrate_256_and_quantize_seconds"`
 }
 
 // timeIt runs fn until at least d has passed (after one warm-up call) and returns the mean
@@ -107,6 +111,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	g, q := s.Graph(), s.Quantized()
 	t := timeIt(d, func() { g.Forward(x, batch, nil) })
 	out.FP32ImagesSec = batch / t
+	out.FP32Batch1 = 1 / timeIt(d, func() { g.Forward(x[:3*32*32], 1, nil) })
 	hook := q.Hook()
 	t = timeIt(d, func() { q.Graph.Forward(x, batch, hook) })
 	out.W4A4ImagesSec = batch / t
@@ -124,11 +129,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		net := s.Engine()
 		t := batch / timeIt(d, func() { net.Forward(x, batch) })
+		one := 1 / timeIt(d, func() { net.Forward(x[:3*32*32], 1) })
 		if perTensor {
-			out.EnginePTImgSec = t
+			out.EnginePTImgSec, out.EnginePTBatch1 = t, one
 			out.PackedBytes, out.FloatBytes = net.Sizes()
 		} else {
-			out.EngineImgSec = t
+			out.EngineImgSec, out.EngineBatch1 = t, one
 		}
 	}
 	if *asJSON {
@@ -152,8 +158,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "kernels on WebAssembly SIMD128 (integer and float GEMMs, QConv, AddCodes, QuantizeCodes)")
 	}
 	fmt.Fprintf(stdout, "GEMM 64x576x1024: fp32 %.2f GOPS, packed int4 %.2f GOPS (one thread)\n", out.GemmF32, out.GemmInt4)
-	fmt.Fprintf(stdout, "ResNet-20 fp32           %6.1f images/s\nResNet-20 W4A4 simulated %6.1f images/s\n", out.FP32ImagesSec, out.W4A4ImagesSec)
-	fmt.Fprintf(stdout, "ResNet-20 W4A4 integer engine %6.1f images/s (per-channel activations), %6.1f (per-tensor activations, qconv)\n", out.EngineImgSec, out.EnginePTImgSec)
+	fmt.Fprintf(stdout, "ResNet-20 fp32           %6.1f images/s (batch 50), %6.1f (batch 1)\nResNet-20 W4A4 simulated %6.1f images/s\n", out.FP32ImagesSec, out.FP32Batch1, out.W4A4ImagesSec)
+	fmt.Fprintf(stdout, "ResNet-20 W4A4 integer engine %6.1f images/s (per-channel activations), %6.1f (per-tensor activations, qconv); batch 1: %.1f, %.1f\n", out.EngineImgSec, out.EnginePTImgSec, out.EngineBatch1, out.EnginePTBatch1)
 	fmt.Fprintf(stdout, "ResNet-20 W4 weights packed %d bytes, fp32 %d bytes (1/%.2f)\ncalibrate 256 + quantize %6.1f s\n",
 		out.PackedBytes, out.FloatBytes, float64(out.FloatBytes)/float64(out.PackedBytes), out.CalibQuantSecs)
 	return nil

@@ -1,0 +1,62 @@
+// native-bench measures, in one run on one machine, one thread: onnxruntime-node (MLAS, its
+// CPU execution provider) on fourbit's float ONNX export of ResNet-20, and fourbit's native
+// CLI (`fourbit bench --threads 1`), built with GOEXPERIMENT=simd (its AVX-512 kernels where
+// the CPU has them) and without (the portable Go kernels): images/s at batch 1 and batch 50.
+//
+//   node tools/native-bench.mjs [seconds]     (after ./build.sh cli)
+//
+// Not in it yet: an onnxruntime int8 contender (a QDQ model ORT fuses into QLinearConv) — the
+// export that ORT fuses is the browser-speed issue's work; until then the int8 side is missing.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const seconds = Number(process.argv[2] || 3);
+const tmp = mkdtempSync(join(tmpdir(), 'fourbit-native-'));
+const model = join(tmp, 'resnet20.onnx');
+const r20 = join(root, 'testdata', 'cifar10-resnet', 'resnet20-12fca82f.th');
+const cli = join(root, 'bin', 'fourbit');
+execFileSync(cli, ['export', '--model', r20, '--out', model]);
+
+const ort = createRequire(import.meta.url)('onnxruntime-node');
+const session = await ort.InferenceSession.create(readFileSync(model), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+async function ortRate(batch) {
+  const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
+  for (let i = 0; i < 5; i++) await session.run(feeds);
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await session.run(feeds);
+    n += batch;
+  }
+  return +(n / ((performance.now() - t0) / 1000)).toFixed(1);
+}
+const ortFP32 = { batch1: await ortRate(1), batch50: await ortRate(50) };
+
+const portable = join(tmp, 'fourbit-portable');
+execFileSync('go', ['build', '-o', portable, './cmd/fourbit'], { cwd: root, env: { ...process.env, GOEXPERIMENT: '' } });
+const bench = (bin) => {
+  const b = JSON.parse(execFileSync(bin, ['bench', '--json', '--threads', '1', '--seconds', String(seconds), '--model', r20, '--calib', join(root, 'testdata', 'cifar10-png', 'calib')], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 }));
+  return {
+    native_simd: b.native_simd,
+    fp32: { batch1: +b.resnet20_fp32_batch1_images_per_sec.toFixed(1), batch50: +b.resnet20_fp32_images_per_sec.toFixed(1) },
+    w4a4_simulated_batch50: +b.resnet20_w4a4_simulated_images_per_sec.toFixed(1),
+    engine_paper_config: { batch1: +b.resnet20_w4a4_engine_batch1_images_per_sec.toFixed(1), batch50: +b.resnet20_w4a4_engine_images_per_sec.toFixed(1) },
+    engine_per_tensor: { batch1: +b.resnet20_w4a4_per_tensor_engine_batch1_images_per_sec.toFixed(1), batch50: +b.resnet20_w4a4_per_tensor_engine_images_per_sec.toFixed(1) },
+  };
+};
+const simd = bench(cli);
+const go = bench(portable);
+console.log(JSON.stringify({
+  onnxruntime_node_fp32: ortFP32,
+  fourbit_native: simd,
+  fourbit_portable: go,
+  ratios: {
+    fp32_vs_ort_fp32: { batch1: +(simd.fp32.batch1 / ortFP32.batch1).toFixed(3), best: +(simd.fp32.batch50 / Math.max(ortFP32.batch1, ortFP32.batch50)).toFixed(3) },
+  },
+}, null, 2));
