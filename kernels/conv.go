@@ -83,7 +83,7 @@ func NewConv(p ConvParams, w, bias []float32) (*Conv, error) {
 func (c *Conv) ScratchLen() int {
 	p := c.P
 	k, n := p.InC/p.Groups*p.KH*p.KW, p.OutH()*p.OutW()
-	return max(PackedBLen(k, n), packedB16Len(k, n))
+	return max(PackedBLen(k, n), nativeScratch(p))
 }
 
 // forceGo makes Forward take the portable kernels even where native vector kernels exist

@@ -6,7 +6,7 @@ package kernels
 // build with GOEXPERIMENT=simd on amd64 (see native_simd.go).
 func NativeSIMD() bool { return false }
 
-func packedB16Len(k, n int) int { return 0 }
+func nativeScratch(ConvParams) int { return 0 }
 
 func (c *Conv) forwardNative(dst, src, scratch []float32) bool { return false }
 

@@ -25,6 +25,13 @@ func NativeSIMD() bool { return nativeOn }
 // packedB16Len is the length of the 16-column panels of a K×N matrix.
 func packedB16Len(k, n int) int { return (n + nr16 - 1) / nr16 * k * nr16 }
 
+// nativeScratch is the scratch the vector path needs per image: the 16-column panels and
+// one group's padded input planes.
+func nativeScratch(p ConvParams) int {
+	icg := p.InC / p.Groups
+	return packedB16Len(icg*p.KH*p.KW, p.OutH()*p.OutW()) + icg*(p.InH+p.PadT+p.PadB)*(p.InW+p.PadL+p.PadR)
+}
+
 func (c *Conv) forwardNative(dst, src, scratch []float32) bool {
 	if !nativeOn || forceGo {
 		return false
@@ -33,24 +40,26 @@ func (c *Conv) forwardNative(dst, src, scratch []float32) bool {
 	n := p.OutH() * p.OutW()
 	icg, ocg := p.InC/p.Groups, p.OutC/p.Groups
 	k := icg * p.KH * p.KW
-	if len(scratch) < packedB16Len(k, n) {
+	if len(scratch) < nativeScratch(p) {
 		return false
 	}
+	b, pad := scratch[:packedB16Len(k, n)], scratch[packedB16Len(k, n):]
 	for g := 0; g < p.Groups; g++ {
-		im2col16(scratch, src[g*icg*p.InH*p.InW:], icg, p)
+		im2col16(b, pad, src[g*icg*p.InH*p.InW:], icg, p)
 		var bias []float32
 		if c.Bias != nil {
 			bias = c.Bias[g*ocg:]
 		}
-		sgemm16(dst[g*ocg*n:], n, c.groups[g], scratch, n, bias)
+		sgemm16(dst[g*ocg*n:], n, c.groups[g], b, n, bias)
 	}
 	return true
 }
 
-// im2col16 is Im2colPacked with panels of 16 columns. For each (channel, ky, kx) row of the
-// matrix it copies, output row by output row, the run of input pixels that row reads
-// (contiguous when the stride is 1), with zeros where the kernel hangs over the padding.
-func im2col16(dst, src []float32, icg int, p ConvParams) {
+// im2col16 is Im2colPacked with panels of 16 columns. The image is first copied into
+// planes with their padding written as 0 (pad), so that each (channel, ky, kx) row of the
+// matrix is, output row by output row, a run of one padded input row (contiguous at stride 1)
+// copied without bounds to test.
+func im2col16(dst, pad, src []float32, icg int, p ConvParams) {
 	oh, ow := p.OutH(), p.OutW()
 	n := oh * ow
 	k := icg * p.KH * p.KW
@@ -61,48 +70,40 @@ func im2col16(dst, src []float32, icg int, p ConvParams) {
 			clear(last[kk*nr16+tail : (kk+1)*nr16])
 		}
 	}
-	put := func(kk, j int, v float32) { dst[(j/nr16)*k*nr16+kk*nr16+j%nr16] = v }
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	planes := src
+	if hp != p.InH || wp != p.InW {
+		planes = pad[:icg*hp*wp]
+		clear(planes)
+		for ci := 0; ci < icg; ci++ {
+			for y := 0; y < p.InH; y++ {
+				copy(planes[(ci*hp+y+p.PadT)*wp+p.PadL:], src[(ci*p.InH+y)*p.InW:(ci*p.InH+y+1)*p.InW])
+			}
+		}
+	}
 	kk := 0
 	for ci := 0; ci < icg; ci++ {
-		plane := src[ci*p.InH*p.InW : (ci+1)*p.InH*p.InW]
+		plane := planes[ci*hp*wp : (ci+1)*hp*wp]
 		for ky := 0; ky < p.KH; ky++ {
 			for kx := 0; kx < p.KW; kx++ {
 				for oy := 0; oy < oh; oy++ {
-					iy := oy*p.StrideH - p.PadT + ky*p.DilH
-					j0 := oy * ow
-					if iy < 0 || iy >= p.InH {
-						for ox := 0; ox < ow; ox++ {
-							put(kk, j0+ox, 0)
-						}
-						continue
-					}
-					row := plane[iy*p.InW : (iy+1)*p.InW]
-					ix0 := kx*p.DilW - p.PadL
-					if p.StrideW != 1 {
-						for ox := 0; ox < ow; ox++ {
-							ix := ix0 + ox*p.StrideW
-							v := float32(0)
-							if ix >= 0 && ix < p.InW {
-								v = row[ix]
+					row := plane[(oy*p.StrideH+ky*p.DilH)*wp+kx*p.DilW:]
+					j := oy * ow
+					for ox := 0; ox < ow; {
+						run := min(ow-ox, nr16-j%nr16) // up to the end of this panel's row
+						out := dst[(j/nr16)*k*nr16+kk*nr16+j%nr16:]
+						out = out[:run]
+						if p.StrideW == 1 {
+							copy(out, row[ox:ox+run])
+						} else {
+							in := row[ox*p.StrideW:]
+							in = in[:(run-1)*p.StrideW+1]
+							for t := range out {
+								out[t] = in[t*p.StrideW]
 							}
-							put(kk, j0+ox, v)
 						}
-						continue
-					}
-					// Stride 1: outputs [lo, hi) read row[ix0+ox]; the rest is padding.
-					lo, hi := max(0, -ix0), min(ow, p.InW-ix0)
-					for ox := 0; ox < min(lo, ow); ox++ {
-						put(kk, j0+ox, 0)
-					}
-					for ox := lo; ox < hi; {
-						j := j0 + ox
-						run := min(hi-ox, nr16-j%nr16) // up to the end of this panel's row
-						at := (j/nr16)*k*nr16 + kk*nr16 + j%nr16
-						copy(dst[at:at+run], row[ix0+ox:ix0+ox+run])
 						ox += run
-					}
-					for ox := max(hi, lo); ox < ow; ox++ {
-						put(kk, j0+ox, 0)
+						j += run
 					}
 				}
 				kk++
@@ -124,12 +125,12 @@ func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float
 		if rows > 2 {
 			ap1 = a.Data[(i0/mr+1)*k*mr : (i0/mr+2)*k*mr]
 		}
-		for jp := 0; jp < panels; jp += 3 {
-			np := min(3, panels-jp)
+		for jp := 0; jp < panels; jp += 2 {
+			np := min(2, panels-jp)
 			b := bp[jp*k*nr16 : (jp+np)*k*nr16]
 			switch {
-			case rows > 2 && np == 3:
-				micro4x3(&blk, ap0, ap1, b, k)
+			case rows > 2 && np == 2:
+				micro4x2(&blk, ap0, ap1, b, k)
 			case rows > 2:
 				for q := 0; q < np; q++ {
 					micro4x1(&blk, q, ap0, ap1, b[q*k*nr16:(q+1)*k*nr16], k)
@@ -161,45 +162,37 @@ func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float
 	}
 }
 
-// micro4x3 computes a 4-row × 48-column block: rows from two A panels (2 rows each, k-major),
-// three 16-column B panels one after another in b.
-func micro4x3(out *[4][3][nr16]float32, a0, a1, b []float32, k int) {
-	var c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32 archsimd.Float32x16
-	b0, b1, b2 := b[:k*nr16], b[k*nr16:2*k*nr16], b[2*k*nr16:3*k*nr16]
+// micro4x2 computes a 4-row × 32-column block: rows from two A panels (2 rows each, k-major),
+// two 16-column B panels one after another in b. Eight accumulators, two B vectors and a
+// broadcast stay within the sixteen vector registers Go allocates.
+func micro4x2(out *[4][3][nr16]float32, a0, a1, b []float32, k int) {
+	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
+	b0, b1 := b[:k*nr16], b[k*nr16:2*k*nr16]
 	a0, a1 = a0[:2*k], a1[:2*k]
 	for kk := 0; kk < k; kk++ {
 		x0 := archsimd.LoadFloat32x16Slice(b0[kk*nr16:])
 		x1 := archsimd.LoadFloat32x16Slice(b1[kk*nr16:])
-		x2 := archsimd.LoadFloat32x16Slice(b2[kk*nr16:])
 		r := archsimd.BroadcastFloat32x16(a0[2*kk])
 		c00 = c00.Add(r.Mul(x0))
 		c01 = c01.Add(r.Mul(x1))
-		c02 = c02.Add(r.Mul(x2))
 		r = archsimd.BroadcastFloat32x16(a0[2*kk+1])
 		c10 = c10.Add(r.Mul(x0))
 		c11 = c11.Add(r.Mul(x1))
-		c12 = c12.Add(r.Mul(x2))
 		r = archsimd.BroadcastFloat32x16(a1[2*kk])
 		c20 = c20.Add(r.Mul(x0))
 		c21 = c21.Add(r.Mul(x1))
-		c22 = c22.Add(r.Mul(x2))
 		r = archsimd.BroadcastFloat32x16(a1[2*kk+1])
 		c30 = c30.Add(r.Mul(x0))
 		c31 = c31.Add(r.Mul(x1))
-		c32 = c32.Add(r.Mul(x2))
 	}
 	c00.Store(&out[0][0])
 	c01.Store(&out[0][1])
-	c02.Store(&out[0][2])
 	c10.Store(&out[1][0])
 	c11.Store(&out[1][1])
-	c12.Store(&out[1][2])
 	c20.Store(&out[2][0])
 	c21.Store(&out[2][1])
-	c22.Store(&out[2][2])
 	c30.Store(&out[3][0])
 	c31.Store(&out[3][1])
-	c32.Store(&out[3][2])
 }
 
 // micro4x1 computes 4 rows × one 16-column panel into out[·][q].
@@ -283,11 +276,11 @@ func (c *QConv) forwardNative(dst, src []uint8, s *QScratch) bool {
 	var blk [4][3]archsimd.Int32x16
 	for o0 := 0; o0 < c.M; o0 += 4 {
 		rows := min(4, c.M-o0)
-		for jp := 0; jp < panels; jp += 3 {
-			np := min(3, panels-jp)
+		for jp := 0; jp < panels; jp += 2 {
+			np := min(2, panels-jp)
 			bb := b[jp*kp*2*nr16 : (jp+np)*kp*2*nr16]
-			if rows == 4 && np == 3 {
-				qmicro4x3(&blk, c.wpairs[o0*kp:(o0+4)*kp], bb, kp)
+			if rows == 4 && np == 2 {
+				qmicro4x2(&blk, c.wpairs[o0*kp:(o0+4)*kp], bb, kp)
 			} else {
 				for r := 0; r < rows; r++ {
 					for q := 0; q < np; q++ {
@@ -331,34 +324,33 @@ func (r *requant16) apply(dst []uint8, v, d archsimd.Int32x16) {
 	}
 }
 
-// qmicro4x3 sums 4 weight rows (wp: 4 rows of kp pairs) against 3 panels.
-func qmicro4x3(out *[4][3]archsimd.Int32x16, wp []int32, b []int16, kp int) {
-	var c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32 archsimd.Int32x16
+// qmicro4x2 sums 4 weight rows (wp: 4 rows of kp pairs) against 2 panels (eight
+// accumulators: within Go's sixteen vector registers).
+func qmicro4x2(out *[4][3]archsimd.Int32x16, wp []int32, b []int16, kp int) {
+	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Int32x16
 	const w = 2 * nr16
-	b0, b1, b2 := b[:kp*w], b[kp*w:2*kp*w], b[2*kp*w:3*kp*w]
+	b0, b1 := b[:kp*w], b[kp*w:2*kp*w]
 	w0, w1, w2, w3 := wp[:kp], wp[kp:2*kp], wp[2*kp:3*kp], wp[3*kp:4*kp]
 	for q := 0; q < kp; q++ {
 		x0 := archsimd.LoadInt16x32Slice(b0[q*w:])
 		x1 := archsimd.LoadInt16x32Slice(b1[q*w:])
-		x2 := archsimd.LoadInt16x32Slice(b2[q*w:])
 		a := archsimd.BroadcastInt32x16(w0[q]).AsInt16x32()
 		c00 = c00.Add(x0.DotProductPairs(a))
 		c01 = c01.Add(x1.DotProductPairs(a))
-		c02 = c02.Add(x2.DotProductPairs(a))
 		a = archsimd.BroadcastInt32x16(w1[q]).AsInt16x32()
 		c10 = c10.Add(x0.DotProductPairs(a))
 		c11 = c11.Add(x1.DotProductPairs(a))
-		c12 = c12.Add(x2.DotProductPairs(a))
 		a = archsimd.BroadcastInt32x16(w2[q]).AsInt16x32()
 		c20 = c20.Add(x0.DotProductPairs(a))
 		c21 = c21.Add(x1.DotProductPairs(a))
-		c22 = c22.Add(x2.DotProductPairs(a))
 		a = archsimd.BroadcastInt32x16(w3[q]).AsInt16x32()
 		c30 = c30.Add(x0.DotProductPairs(a))
 		c31 = c31.Add(x1.DotProductPairs(a))
-		c32 = c32.Add(x2.DotProductPairs(a))
 	}
-	*out = [4][3]archsimd.Int32x16{{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}}
+	out[0][0], out[0][1] = c00, c01
+	out[1][0], out[1][1] = c10, c11
+	out[2][0], out[2][1] = c20, c21
+	out[3][0], out[3][1] = c30, c31
 }
 
 // qmicro1x1 sums one weight row against one panel.
@@ -505,11 +497,11 @@ func ConvI32(c []int64, ldc int, a *PackedI32, scratch *[]int16, pad *[]int16, s
 		if rows > 2 {
 			ap1 = a.Data[(i0/mr+1)*k*mr : (i0/mr+2)*k*mr]
 		}
-		for jp := 0; jp < panels; jp += 3 {
-			np := min(3, panels-jp)
+		for jp := 0; jp < panels; jp += 2 {
+			np := min(2, panels-jp)
 			var blk [4][3][w8]int64
-			if rows > 2 && np == 3 {
-				i32micro4x3(&blk, ap0, ap1, b[jp*k*w8:(jp+3)*k*w8], k)
+			if rows > 2 && np == 2 {
+				i32micro4x2(&blk, ap0, ap1, b[jp*k*w8:(jp+2)*k*w8], k)
 			} else {
 				for q := 0; q < np; q++ {
 					bq := b[(jp+q)*k*w8 : (jp+q+1)*k*w8]
@@ -531,44 +523,35 @@ func ConvI32(c []int64, ldc int, a *PackedI32, scratch *[]int16, pad *[]int16, s
 	return true
 }
 
-// i32micro4x3: 4 rows (two PackedI32 panels) × 24 pixels (three 8-pixel panels).
-func i32micro4x3(out *[4][3][8]int64, a0, a1 []int32, b []int16, k int) {
-	var c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32 archsimd.Int64x8
-	b0, b1, b2 := b[:k*8], b[k*8:2*k*8], b[2*k*8:3*k*8]
+// i32micro4x2: 4 rows (two PackedI32 panels) × 16 pixels (two 8-pixel panels).
+func i32micro4x2(out *[4][3][8]int64, a0, a1 []int32, b []int16, k int) {
+	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Int64x8
+	b0, b1 := b[:k*8], b[k*8:2*k*8]
 	a0, a1 = a0[:2*k], a1[:2*k]
 	for kk := 0; kk < k; kk++ {
 		x0 := archsimd.LoadInt16x8Slice(b0[kk*8:]).ExtendToInt64()
 		x1 := archsimd.LoadInt16x8Slice(b1[kk*8:]).ExtendToInt64()
-		x2 := archsimd.LoadInt16x8Slice(b2[kk*8:]).ExtendToInt64()
 		r := archsimd.BroadcastInt64x8(int64(a0[2*kk]))
 		c00 = c00.Add(x0.Mul(r))
 		c01 = c01.Add(x1.Mul(r))
-		c02 = c02.Add(x2.Mul(r))
 		r = archsimd.BroadcastInt64x8(int64(a0[2*kk+1]))
 		c10 = c10.Add(x0.Mul(r))
 		c11 = c11.Add(x1.Mul(r))
-		c12 = c12.Add(x2.Mul(r))
 		r = archsimd.BroadcastInt64x8(int64(a1[2*kk]))
 		c20 = c20.Add(x0.Mul(r))
 		c21 = c21.Add(x1.Mul(r))
-		c22 = c22.Add(x2.Mul(r))
 		r = archsimd.BroadcastInt64x8(int64(a1[2*kk+1]))
 		c30 = c30.Add(x0.Mul(r))
 		c31 = c31.Add(x1.Mul(r))
-		c32 = c32.Add(x2.Mul(r))
 	}
 	c00.Store(&out[0][0])
 	c01.Store(&out[0][1])
-	c02.Store(&out[0][2])
 	c10.Store(&out[1][0])
 	c11.Store(&out[1][1])
-	c12.Store(&out[1][2])
 	c20.Store(&out[2][0])
 	c21.Store(&out[2][1])
-	c22.Store(&out[2][2])
 	c30.Store(&out[3][0])
 	c31.Store(&out[3][1])
-	c32.Store(&out[3][2])
 }
 
 // i32micro2x1: the two rows of one PackedI32 panel × one 8-pixel panel, into out[r0, r0+1][q].
