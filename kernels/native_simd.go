@@ -128,15 +128,18 @@ func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float
 		for jp := 0; jp < panels; jp += 2 {
 			np := min(2, panels-jp)
 			b := bp[jp*k*nr16 : (jp+np)*k*nr16]
-			switch {
-			case rows > 2 && np == 2:
-				micro4x2(&blk, ap0, ap1, b, k)
-			case rows > 2:
-				for q := 0; q < np; q++ {
-					micro4x1(&blk, q, ap0, ap1, b[q*k*nr16:(q+1)*k*nr16], k)
+			if rows == 4 && np == 2 && (jp+2)*nr16 <= n {
+				var bs [4]float32
+				if bias != nil {
+					copy(bs[:], bias[i0:i0+4])
 				}
-			default:
-				for q := 0; q < np; q++ {
+				micro4x2(c[i0*ldc+jp*nr16:], ldc, &bs, ap0, ap1, b, k)
+				continue
+			}
+			for q := 0; q < np; q++ {
+				if rows > 2 {
+					micro4x1(&blk, q, ap0, ap1, b[q*k*nr16:(q+1)*k*nr16], k)
+				} else {
 					micro2x1(&blk, q, ap0, b[q*k*nr16:(q+1)*k*nr16], k)
 				}
 			}
@@ -162,10 +165,11 @@ func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float
 	}
 }
 
-// micro4x2 computes a 4-row × 32-column block: rows from two A panels (2 rows each, k-major),
-// two 16-column B panels one after another in b. Eight accumulators, two B vectors and a
-// broadcast stay within the sixteen vector registers Go allocates.
-func micro4x2(out *[4][3][nr16]float32, a0, a1, b []float32, k int) {
+// micro4x2 computes a 4-row × 32-column block of C (at c, leading dimension ldc, bias bs
+// added at the end as sgemmGo adds it): rows from two A panels (2 rows each, k-major), two
+// 16-column B panels one after another in b. Eight accumulators, two B vectors and a broadcast
+// stay within the sixteen vector registers Go allocates.
+func micro4x2(c []float32, ldc int, bs *[4]float32, a0, a1, b []float32, k int) {
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
 	b0, b1 := b[:k*nr16], b[k*nr16:2*k*nr16]
 	a0, a1 = a0[:2*k], a1[:2*k]
@@ -185,14 +189,16 @@ func micro4x2(out *[4][3][nr16]float32, a0, a1, b []float32, k int) {
 		c30 = c30.Add(r.Mul(x0))
 		c31 = c31.Add(r.Mul(x1))
 	}
-	c00.Store(&out[0][0])
-	c01.Store(&out[0][1])
-	c10.Store(&out[1][0])
-	c11.Store(&out[1][1])
-	c20.Store(&out[2][0])
-	c21.Store(&out[2][1])
-	c30.Store(&out[3][0])
-	c31.Store(&out[3][1])
+	store := func(row int, v0, v1 archsimd.Float32x16) {
+		vb := archsimd.BroadcastFloat32x16(bs[row])
+		out := c[row*ldc : row*ldc+2*nr16]
+		v0.Add(vb).StoreSlice(out)
+		v1.Add(vb).StoreSlice(out[nr16:])
+	}
+	store(0, c00, c01)
+	store(1, c10, c11)
+	store(2, c20, c21)
+	store(3, c30, c31)
 }
 
 // micro4x1 computes 4 rows × one 16-column panel into out[·][q].
