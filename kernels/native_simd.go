@@ -4,6 +4,7 @@ package kernels
 
 import (
 	"simd/archsimd"
+	"unsafe"
 )
 
 // The native vector path of the float convolution (Go 1.26's simd/archsimd, AVX-512F): the
@@ -93,8 +94,12 @@ func im2col16(dst, pad, src []float32, icg int, p ConvParams) {
 						run := min(ow-ox, nr16-j%nr16) // up to the end of this panel's row
 						out := dst[(j/nr16)*k*nr16+kk*nr16+j%nr16:]
 						out = out[:run]
-						if p.StrideW == 1 {
-							copy(out, row[ox:ox+run])
+						if p.StrideW == 1 { // one vector (masked when shorter): no memmove call
+							if run == nr16 {
+								archsimd.LoadFloat32x16Slice(row[ox : ox+nr16]).StoreSlice(out)
+							} else {
+								archsimd.LoadFloat32x16SlicePart(row[ox : ox+run]).StoreSlicePart(out)
+							}
 						} else {
 							in := row[ox*p.StrideW:]
 							in = in[:(run-1)*p.StrideW+1]
@@ -171,23 +176,31 @@ func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float
 // stay within the sixteen vector registers Go allocates.
 func micro4x2(c []float32, ldc int, bs *[4]float32, a0, a1, b []float32, k int) {
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
-	b0, b1 := b[:k*nr16], b[k*nr16:2*k*nr16]
-	a0, a1 = a0[:2*k], a1[:2*k]
+	if k <= 0 || len(b) < 2*k*nr16 || len(a0) < 2*k || len(a1) < 2*k {
+		panic("kernels: micro4x2 operands too short")
+	}
+	// The bounds are checked above once; the loop walks raw pointers (per-load bounds checks
+	// and their spilled indices cost more than the arithmetic).
+	pb0 := unsafe.Pointer(&b[0])
+	pb1 := unsafe.Pointer(&b[k*nr16])
+	pa0, pa1 := unsafe.Pointer(&a0[0]), unsafe.Pointer(&a1[0])
 	for kk := 0; kk < k; kk++ {
-		x0 := archsimd.LoadFloat32x16Slice(b0[kk*nr16:])
-		x1 := archsimd.LoadFloat32x16Slice(b1[kk*nr16:])
-		r := archsimd.BroadcastFloat32x16(a0[2*kk])
+		x0 := archsimd.LoadFloat32x16((*[16]float32)(pb0))
+		x1 := archsimd.LoadFloat32x16((*[16]float32)(pb1))
+		pb0, pb1 = unsafe.Add(pb0, 64), unsafe.Add(pb1, 64)
+		r := archsimd.BroadcastFloat32x16(*(*float32)(pa0))
 		c00 = c00.Add(r.Mul(x0))
 		c01 = c01.Add(r.Mul(x1))
-		r = archsimd.BroadcastFloat32x16(a0[2*kk+1])
+		r = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa0, 4)))
 		c10 = c10.Add(r.Mul(x0))
 		c11 = c11.Add(r.Mul(x1))
-		r = archsimd.BroadcastFloat32x16(a1[2*kk])
+		r = archsimd.BroadcastFloat32x16(*(*float32)(pa1))
 		c20 = c20.Add(r.Mul(x0))
 		c21 = c21.Add(r.Mul(x1))
-		r = archsimd.BroadcastFloat32x16(a1[2*kk+1])
+		r = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa1, 4)))
 		c30 = c30.Add(r.Mul(x0))
 		c31 = c31.Add(r.Mul(x1))
+		pa0, pa1 = unsafe.Add(pa0, 8), unsafe.Add(pa1, 8)
 	}
 	store := func(row int, v0, v1 archsimd.Float32x16) {
 		vb := archsimd.BroadcastFloat32x16(bs[row])
