@@ -16,12 +16,12 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b[:2000])
-	mp3, err := os.ReadFile(filepath.Join(clips, "yes_1000ms_64k.mp3"))
+	mp3, err := os.ReadFile(filepath.Join(clips, "yes_150ms_64k.mp3"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(mp3)
-	f.Add(mp3[:3000])
+	f.Add(mp3[:len(mp3)/2])
 	f.Add([]byte("ID3\x03\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x64\x00"))
 	f.Add([]byte{0xFF, 0xF3, 0x14, 0xC4, 0x00, 0x00, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
