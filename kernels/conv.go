@@ -58,6 +58,9 @@ type Conv struct {
 	P      ConvParams
 	groups []*PackedA // (OutC/G) × (InC/G·KH·KW) per group
 	Bias   []float32  // OutC values, or nil
+	// direct holds, for the native direct convolution (native_simd.go), the offset of each
+	// (channel, ky, kx) term in the padded input planes; nil where that path does not run.
+	direct []int32
 }
 
 // NewConv packs OIHW weights w (OutC × InC/G × KH × KW) and an optional bias.
@@ -76,6 +79,7 @@ func NewConv(p ConvParams, w, bias []float32) (*Conv, error) {
 	for g := 0; g < p.Groups; g++ {
 		c.groups = append(c.groups, PackA(w[g*ocg*k:], ocg, k, k))
 	}
+	c.prepareDirect()
 	return c, nil
 }
 
@@ -181,5 +185,17 @@ func Im2colPacked(dst, src []float32, icg int, p ConvParams) {
 				}
 			}
 		}
+	}
+}
+
+// ReLU writes max(v, 0) of each value of src into dst (which must be as long, and may be
+// src), with Go's max semantics: NaN stays NaN, −0 becomes +0. Natively it runs on AVX-512
+// vectors where the CPU has them.
+func ReLU(dst, src []float32) {
+	if reluNative(dst, src) {
+		return
+	}
+	for i, v := range src {
+		dst[i] = max(v, 0)
 	}
 }

@@ -19,3 +19,7 @@ func (c *QConv) forwardNative([]uint8, []uint8, *QScratch) bool { return false }
 func ConvI32(c []int64, ldc int, a *PackedI32, scratch *[]int16, pad *[]int16, src []uint8, zero []int32, icg int, p ConvParams) bool {
 	return false
 }
+
+func reluNative(dst, src []float32) bool { return false }
+
+func (c *Conv) prepareDirect() {}

@@ -45,6 +45,10 @@ func (c *Conv) forwardNative(dst, src, scratch []float32) bool {
 		return false
 	}
 	b, pad := scratch[:packedB16Len(k, n)], scratch[packedB16Len(k, n):]
+	if c.direct != nil {
+		c.forwardDirect(dst, src, pad)
+		return true
+	}
 	for g := 0; g < p.Groups; g++ {
 		im2col16(b, pad, src[g*icg*p.InH*p.InW:], icg, p)
 		var bias []float32
@@ -72,16 +76,7 @@ func im2col16(dst, pad, src []float32, icg int, p ConvParams) {
 		}
 	}
 	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
-	planes := src
-	if hp != p.InH || wp != p.InW {
-		planes = pad[:icg*hp*wp]
-		clear(planes)
-		for ci := 0; ci < icg; ci++ {
-			for y := 0; y < p.InH; y++ {
-				copy(planes[(ci*hp+y+p.PadT)*wp+p.PadL:], src[(ci*p.InH+y)*p.InW:(ci*p.InH+y+1)*p.InW])
-			}
-		}
-	}
+	planes := padPlanes(pad, src, icg, p)
 	kk := 0
 	for ci := 0; ci < icg; ci++ {
 		plane := planes[ci*hp*wp : (ci+1)*hp*wp]
@@ -138,7 +133,8 @@ func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float
 				if bias != nil {
 					copy(bs[:], bias[i0:i0+4])
 				}
-				micro4x2(c[i0*ldc+jp*nr16:], ldc, &bs, ap0, ap1, b, k)
+				micro2x2(c[i0*ldc+jp*nr16:], ldc, bs[0], bs[1], ap0, b, k)
+				micro2x2(c[(i0+2)*ldc+jp*nr16:], ldc, bs[2], bs[3], ap1, b, k)
 				continue
 			}
 			for q := 0; q < np; q++ {
@@ -170,48 +166,39 @@ func sgemm16(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []float
 	}
 }
 
-// micro4x2 computes a 4-row × 32-column block of C (at c, leading dimension ldc, bias bs
-// added at the end as sgemmGo adds it): rows from two A panels (2 rows each, k-major), two
-// 16-column B panels one after another in b. Eight accumulators, two B vectors and a broadcast
-// stay within the sixteen vector registers Go allocates.
-func micro4x2(c []float32, ldc int, bs *[4]float32, a0, a1, b []float32, k int) {
-	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
-	if k <= 0 || len(b) < 2*k*nr16 || len(a0) < 2*k || len(a1) < 2*k {
-		panic("kernels: micro4x2 operands too short")
+// micro2x2 computes a 2-row × 32-column block of C (at c, leading dimension ldc, the biases
+// b0 and b1 added at the end as sgemmGo adds them): rows from one A panel (2 rows, k-major),
+// two 16-column B panels one after another in b. Two rows, not four: four accumulators, two B
+// vectors and the products stay within the sixteen vector registers Go allocates, where a
+// 4×2 tile spilled two accumulators to the stack every step and ran at half the speed.
+func micro2x2(c []float32, ldc int, b0, b1 float32, a0, b []float32, k int) {
+	var c00, c01, c10, c11 archsimd.Float32x16
+	if k <= 0 || len(b) < 2*k*nr16 || len(a0) < 2*k || len(c) < ldc+2*nr16 {
+		panic("kernels: micro2x2 operands too short")
 	}
 	// The bounds are checked above once; the loop walks raw pointers (per-load bounds checks
 	// and their spilled indices cost more than the arithmetic).
 	pb0 := unsafe.Pointer(&b[0])
 	pb1 := unsafe.Pointer(&b[k*nr16])
-	pa0, pa1 := unsafe.Pointer(&a0[0]), unsafe.Pointer(&a1[0])
+	pa := unsafe.Pointer(&a0[0])
 	for kk := 0; kk < k; kk++ {
 		x0 := archsimd.LoadFloat32x16((*[16]float32)(pb0))
 		x1 := archsimd.LoadFloat32x16((*[16]float32)(pb1))
 		pb0, pb1 = unsafe.Add(pb0, 64), unsafe.Add(pb1, 64)
-		r := archsimd.BroadcastFloat32x16(*(*float32)(pa0))
+		r := archsimd.BroadcastFloat32x16(*(*float32)(pa))
 		c00 = c00.Add(r.Mul(x0))
 		c01 = c01.Add(r.Mul(x1))
-		r = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa0, 4)))
+		r = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa, 4)))
 		c10 = c10.Add(r.Mul(x0))
 		c11 = c11.Add(r.Mul(x1))
-		r = archsimd.BroadcastFloat32x16(*(*float32)(pa1))
-		c20 = c20.Add(r.Mul(x0))
-		c21 = c21.Add(r.Mul(x1))
-		r = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa1, 4)))
-		c30 = c30.Add(r.Mul(x0))
-		c31 = c31.Add(r.Mul(x1))
-		pa0, pa1 = unsafe.Add(pa0, 8), unsafe.Add(pa1, 8)
+		pa = unsafe.Add(pa, 8)
 	}
-	store := func(row int, v0, v1 archsimd.Float32x16) {
-		vb := archsimd.BroadcastFloat32x16(bs[row])
-		out := c[row*ldc : row*ldc+2*nr16]
-		v0.Add(vb).StoreSlice(out)
-		v1.Add(vb).StoreSlice(out[nr16:])
-	}
-	store(0, c00, c01)
-	store(1, c10, c11)
-	store(2, c20, c21)
-	store(3, c30, c31)
+	vb := archsimd.BroadcastFloat32x16(b0)
+	c00.Add(vb).StoreSlice(c[:nr16])
+	c01.Add(vb).StoreSlice(c[nr16 : 2*nr16])
+	vb = archsimd.BroadcastFloat32x16(b1)
+	c10.Add(vb).StoreSlice(c[ldc : ldc+nr16])
+	c11.Add(vb).StoreSlice(c[ldc+nr16 : ldc+2*nr16])
 }
 
 // micro4x1 computes 4 rows × one 16-column panel into out[·][q].
@@ -585,4 +572,149 @@ func i32micro2x1(out *[4][3][8]int64, r0, q int, a []int32, b []int16, k int) {
 	}
 	c0.Store(&out[r0][q])
 	c1.Store(&out[r0+1][q])
+}
+
+// reluNative is ReLU on 16 float32 lanes with Go's max(v, 0) semantics: NaN stays NaN and −0
+// becomes +0 (a lane keeps v where v > 0 or v is NaN, else it is +0).
+func reluNative(dst, src []float32) bool {
+	if !nativeOn || forceGo {
+		return false
+	}
+	dst = dst[:len(src)]
+	var zero archsimd.Float32x16
+	i := 0
+	for ; i+16 <= len(src); i += 16 {
+		v := archsimd.LoadFloat32x16Slice(src[i:])
+		v.Masked(v.Greater(zero).Or(v.NotEqual(v))).StoreSlice(dst[i:])
+	}
+	if i < len(src) {
+		v := archsimd.LoadFloat32x16SlicePart(src[i:])
+		v.Masked(v.Greater(zero).Or(v.NotEqual(v))).StoreSlicePart(dst[i:])
+	}
+	return true
+}
+
+// padPlanes returns the icg input planes of src with their padding written as 0: src itself
+// when the convolution has no padding, else a copy in pad.
+func padPlanes(pad, src []float32, icg int, p ConvParams) []float32 {
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	if hp == p.InH && wp == p.InW {
+		return src[:icg*hp*wp]
+	}
+	planes := pad[:icg*hp*wp]
+	clear(planes)
+	for ci := 0; ci < icg; ci++ {
+		for y := 0; y < p.InH; y++ {
+			copy(planes[(ci*hp+y+p.PadT)*wp+p.PadL:], src[(ci*p.InH+y)*p.InW:(ci*p.InH+y+1)*p.InW])
+		}
+	}
+	return planes
+}
+
+// The direct convolution (native, stride 1 along the width, output rows of 16 pixels or
+// more, output channels per group even): no im2col matrix at all. Sixteen
+// consecutive output pixels of one row read, for each (channel, ky, kx) term, sixteen
+// consecutive values of one padded input row, so the GEMM's B vector is loaded straight from
+// the padded planes at a precomputed offset. A row whose width is not a multiple of 16 ends
+// with a group that overlaps the one before it (those pixels are computed twice, with the
+// same bits). The arithmetic is micro2x2's — products rounded, summed in (channel, ky, kx)
+// order from +0, the bias added last — so the result equals the im2col path's bit for bit.
+
+// prepareDirect fills c.direct where the direct convolution applies.
+func (c *Conv) prepareDirect() {
+	p := c.P
+	if !nativeOn || p.StrideW != 1 || p.OutW() < nr16 || (p.OutC/p.Groups)%mr != 0 {
+		return
+	}
+	icg := p.InC / p.Groups
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	offs := make([]int32, 0, icg*p.KH*p.KW)
+	for ci := 0; ci < icg; ci++ {
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				offs = append(offs, int32(ci*hp*wp+ky*p.DilH*wp+kx*p.DilW))
+			}
+		}
+	}
+	if int64(icg)*int64(hp)*int64(wp) >= 1<<31 {
+		return // offsets would not fit int32: the im2col path
+	}
+	c.direct = offs
+}
+
+func (c *Conv) forwardDirect(dst, src, pad []float32) {
+	p := c.P
+	oh, ow := p.OutH(), p.OutW()
+	n := oh * ow
+	icg, ocg := p.InC/p.Groups, p.OutC/p.Groups
+	wp := p.InW + p.PadL + p.PadR
+	perRow := (ow + nr16 - 1) / nr16
+	groups := oh * perRow
+	at := func(gi int) (in, out int) {
+		oy, ox := gi/perRow, min(gi%perRow*nr16, ow-nr16)
+		return oy*p.StrideH*wp + ox, oy*ow + ox
+	}
+	for g := 0; g < p.Groups; g++ {
+		planes := padPlanes(pad, src[g*icg*p.InH*p.InW:], icg, p)
+		a := c.groups[g]
+		out := dst[g*ocg*n : (g+1)*ocg*n]
+		for i0 := 0; i0 < ocg; i0 += 2 {
+			var bs [2]float32
+			if c.Bias != nil {
+				copy(bs[:], c.Bias[g*ocg+i0:g*ocg+i0+2])
+			}
+			ap := a.Data[(i0/mr)*a.K*mr : (i0/mr+1)*a.K*mr]
+			for gi := 0; gi < groups; gi += 2 {
+				in0, out0 := at(gi)
+				in1, out1 := at(min(gi+1, groups-1))
+				direct2x2(out[i0*n:], n, out0, out1, &bs, ap, planes, in0, in1, c.direct)
+			}
+		}
+	}
+}
+
+// direct2x2 computes 2 output channels (rows of c, leading dimension ldc, bias bs added last)
+// × two groups of 16 pixels (at out0 and out1 in each row), reading the input at
+// planes[in0+off] and planes[in1+off] for each term's offset, the weights from one A panel.
+// Two rows, not four: with four accumulators, two inputs and the products the loop stays
+// within the sixteen vector registers Go allocates — a 4×2 tile spills two accumulators to
+// the stack every step and runs at half the speed.
+func direct2x2(c []float32, ldc, out0, out1 int, bs *[2]float32, a0, planes []float32, in0, in1 int, offs []int32) {
+	k := len(offs)
+	var c00, c01, c10, c11 archsimd.Float32x16
+	if k == 0 {
+		panic("kernels: direct2x2 without terms")
+	}
+	last := int(offs[k-1]) // offsets grow with the term index
+	if len(a0) < 2*k || in0 < 0 || in1 < 0 ||
+		in0+last+nr16 > len(planes) || in1+last+nr16 > len(planes) ||
+		ldc+max(out0, out1)+nr16 > len(c) || out0 < 0 || out1 < 0 {
+		panic("kernels: direct2x2 operands out of range")
+	}
+	// Bounds are checked above once; the loop walks raw pointers as micro2x2 does.
+	pb0 := unsafe.Pointer(&planes[in0])
+	pb1 := unsafe.Pointer(&planes[in1])
+	pa0 := unsafe.Pointer(&a0[0])
+	po := unsafe.Pointer(&offs[0])
+	for kk := 0; kk < k; kk++ {
+		off := uintptr(*(*int32)(po)) * 4
+		po = unsafe.Add(po, 4)
+		x0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pb0, off)))
+		x1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pb1, off)))
+		r := archsimd.BroadcastFloat32x16(*(*float32)(pa0))
+		c00 = c00.Add(r.Mul(x0))
+		c01 = c01.Add(r.Mul(x1))
+		r = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa0, 4)))
+		c10 = c10.Add(r.Mul(x0))
+		c11 = c11.Add(r.Mul(x1))
+		pa0 = unsafe.Add(pa0, 8)
+	}
+	store := func(row int, v0, v1 archsimd.Float32x16) {
+		vb := archsimd.BroadcastFloat32x16(bs[row])
+		r := c[row*ldc:]
+		v0.Add(vb).StoreSlice(r[out0 : out0+nr16])
+		v1.Add(vb).StoreSlice(r[out1 : out1+nr16])
+	}
+	store(0, c00, c01)
+	store(1, c10, c11)
 }

@@ -27,7 +27,19 @@ func TestNativeConvBits(t *testing.T) {
 		{InC: 4, InH: 1, InW: 1, OutC: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
 		{InC: 2, InH: 5, InW: 5, OutC: 9, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 4, PadL: 4, PadB: 4, PadR: 4, Groups: 1},
 		{InC: 1, InH: 49, InW: 10, OutC: 64, KH: 10, KW: 4, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadT: 4, PadL: 1, PadB: 5, PadR: 1, Groups: 1},
+		// The direct path (stride 1 along the width, rows of ≥ 16 pixels, output channels per
+		// group even): a 20-pixel row (a group that overlaps), an odd number of
+		// groups, exactly 16, 1×1, no padding, a height stride, dilation, groups, 5×5.
+		{InC: 3, InH: 5, InW: 20, OutC: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 5, InH: 3, InW: 16, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 7, InH: 6, InW: 37, OutC: 12, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{InC: 4, InH: 9, InW: 21, OutC: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{InC: 6, InH: 11, InW: 19, OutC: 8, KH: 3, KW: 3, StrideH: 2, StrideW: 1, DilH: 1, DilW: 1, PadT: 0, PadL: 2, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 4, InH: 8, InW: 24, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 2, DilW: 3, PadT: 2, PadL: 3, PadB: 2, PadR: 3, Groups: 1},
+		{InC: 8, InH: 4, InW: 18, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2},
+		{InC: 2, InH: 17, InW: 17, OutC: 4, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1},
 	}
+	direct := 0
 	for i, p := range shapes {
 		w := make([]float32, p.OutC*p.InC/p.Groups*p.KH*p.KW)
 		x := make([]float32, p.InC*p.InH*p.InW)
@@ -40,6 +52,9 @@ func TestNativeConvBits(t *testing.T) {
 		c, err := NewConv(p, w, bias)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.direct != nil {
+			direct++
 		}
 		out := p.OutC * p.OutH() * p.OutW()
 		got, want := make([]float32, out), make([]float32, out)
@@ -56,6 +71,9 @@ func TestNativeConvBits(t *testing.T) {
 				t.Fatalf("shape %d %+v: output %d is %v natively, %v in the portable kernel", i, p, j, got[j], want[j])
 			}
 		}
+	}
+	if direct < 9 {
+		t.Errorf("%d shapes took the direct convolution, want 9", direct)
 	}
 }
 
@@ -197,6 +215,37 @@ func TestNativeConvI32(t *testing.T) {
 				if got[j] != want[j] {
 					t.Fatalf("shape %d %+v group %d: sum %d is %d natively, %d in GemmI32", i, p, g, j, got[j], want[j])
 				}
+			}
+		}
+	}
+}
+
+// TestReLUBits: ReLU (native where it runs) gives Go's max(v, 0) bit for bit — NaN stays NaN,
+// −0 becomes +0 — on every tail length, in place and not.
+func TestReLUBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+	for n := 0; n <= 70; n++ {
+		src := make([]float32, n)
+		for i := range src {
+			if rng.IntN(3) == 0 {
+				src[i] = special[rng.IntN(len(special))]
+			} else {
+				src[i] = float32(rng.NormFloat64())
+			}
+		}
+		got := make([]float32, n+1)
+		got[n] = 42
+		ReLU(got[:n], src)
+		if got[n] != 42 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+		inPlace := append([]float32(nil), src...)
+		ReLU(inPlace, inPlace)
+		for i, v := range src {
+			want := math.Float32bits(max(v, 0))
+			if math.Float32bits(got[i]) != want || math.Float32bits(inPlace[i]) != want {
+				t.Fatalf("n=%d, value %d = %v: got %v (in place %v), want %v", n, i, v, got[i], inPlace[i], max(v, 0))
 			}
 		}
 	}

@@ -286,9 +286,7 @@ func (ReLU) OutShape(in [][]int) ([]int, error) { return elementwise(in) }
 
 // Forward implements Op.
 func (ReLU) Forward(out []float32, ins [][]float32, _ [][]int, _ []int, _ int) {
-	for i, v := range ins[0][:len(out)] {
-		out[i] = max(v, 0)
-	}
+	kernels.ReLU(out, ins[0][:len(out)])
 }
 
 // Clip bounds values to [Lo, Hi] (ReLU6 is Clip{0, 6}).
