@@ -335,23 +335,31 @@ func (r *requant16) apply(dst []uint8, v, d archsimd.Int32x16) {
 func qmicro4x2(out *[4][3]archsimd.Int32x16, wp []int32, b []int16, kp int) {
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Int32x16
 	const w = 2 * nr16
-	b0, b1 := b[:kp*w], b[kp*w:2*kp*w]
-	w0, w1, w2, w3 := wp[:kp], wp[kp:2*kp], wp[2*kp:3*kp], wp[3*kp:4*kp]
+	if kp <= 0 || len(wp) < 4*kp || len(b) < 2*kp*w {
+		panic("kernels: qmicro4x2 operands too short")
+	}
+	// The bounds are checked above once; the loop walks raw pointers (the per-load bounds
+	// checks of six slices spilled their indices to the stack).
+	pb0, pb1 := unsafe.Pointer(&b[0]), unsafe.Pointer(&b[kp*w])
+	pw := unsafe.Pointer(&wp[0])
+	row := uintptr(kp) * 4
 	for q := 0; q < kp; q++ {
-		x0 := archsimd.LoadInt16x32Slice(b0[q*w:])
-		x1 := archsimd.LoadInt16x32Slice(b1[q*w:])
-		a := archsimd.BroadcastInt32x16(w0[q]).AsInt16x32()
+		x0 := archsimd.LoadInt16x32((*[32]int16)(pb0))
+		x1 := archsimd.LoadInt16x32((*[32]int16)(pb1))
+		pb0, pb1 = unsafe.Add(pb0, 2*w), unsafe.Add(pb1, 2*w)
+		a := archsimd.BroadcastInt32x16(*(*int32)(pw)).AsInt16x32()
 		c00 = c00.Add(x0.DotProductPairs(a))
 		c01 = c01.Add(x1.DotProductPairs(a))
-		a = archsimd.BroadcastInt32x16(w1[q]).AsInt16x32()
+		a = archsimd.BroadcastInt32x16(*(*int32)(unsafe.Add(pw, row))).AsInt16x32()
 		c10 = c10.Add(x0.DotProductPairs(a))
 		c11 = c11.Add(x1.DotProductPairs(a))
-		a = archsimd.BroadcastInt32x16(w2[q]).AsInt16x32()
+		a = archsimd.BroadcastInt32x16(*(*int32)(unsafe.Add(pw, 2*row))).AsInt16x32()
 		c20 = c20.Add(x0.DotProductPairs(a))
 		c21 = c21.Add(x1.DotProductPairs(a))
-		a = archsimd.BroadcastInt32x16(w3[q]).AsInt16x32()
+		a = archsimd.BroadcastInt32x16(*(*int32)(unsafe.Add(pw, 3*row))).AsInt16x32()
 		c30 = c30.Add(x0.DotProductPairs(a))
 		c31 = c31.Add(x1.DotProductPairs(a))
+		pw = unsafe.Add(pw, 4)
 	}
 	out[0][0], out[0][1] = c00, c01
 	out[1][0], out[1][1] = c10, c11
