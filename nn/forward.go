@@ -8,7 +8,8 @@ import (
 // Hook observes — and may rewrite in place — the output of every node of a forward pass,
 // in topological order: out holds batch images of n.Shape. Calibration uses it to gather
 // statistics, the simulated quantized network to fake-quantize activations. An error stops
-// the pass.
+// the pass. out is only valid during the call: Forward reuses the buffers of values it no
+// longer needs, so a hook that keeps values copies them.
 type Hook func(n *Node, out []float32, batch int) error
 
 // MaxBatchValues bounds the values one node's output may hold in a forward pass (1 GiB of
@@ -16,7 +17,9 @@ type Hook func(n *Node, out []float32, batch int) error
 const MaxBatchValues = 1 << 28
 
 // Forward runs the graph on batch images x (batch × Size(input shape) values, NCHW) and
-// returns the output node's values. Intermediate buffers are released after their last use.
+// returns the output node's values. An intermediate buffer is released after its last use and
+// reused (cleared) for a later output of the same length, which spares the allocator and the
+// garbage collector most of a pass's memory traffic.
 func (g *Graph) Forward(x []float32, batch int, hook Hook) ([]float32, error) {
 	in := g.Input()
 	if batch <= 0 || len(x) != batch*Size(in.Shape) {
@@ -30,6 +33,7 @@ func (g *Graph) Forward(x []float32, batch int, hook Hook) ([]float32, error) {
 	}
 	lastUse[len(g.Nodes)-1] = len(g.Nodes)
 	bufs := make([][]float32, len(g.Nodes))
+	spare := map[int][][]float32{} // released buffers by length
 	bufs[0] = x
 	if hook != nil {
 		// The hook may rewrite the input; never touch the caller's slice.
@@ -43,7 +47,14 @@ func (g *Graph) Forward(x []float32, batch int, hook Hook) ([]float32, error) {
 		if size <= 0 || size > MaxBatchValues/batch {
 			return nil, fmt.Errorf("nn: node %s: output of %d×%d values is too large", n.Name, batch, size)
 		}
-		out := make([]float32, batch*size)
+		var out []float32
+		if free := spare[batch*size]; len(free) > 0 {
+			out = free[len(free)-1]
+			spare[batch*size] = free[:len(free)-1]
+			clear(out)
+		} else {
+			out = make([]float32, batch*size)
+		}
 		ins := make([][]float32, len(n.Inputs))
 		shapes := make([][]int, len(n.Inputs))
 		for i, p := range n.Inputs {
@@ -57,7 +68,10 @@ func (g *Graph) Forward(x []float32, batch int, hook Hook) ([]float32, error) {
 			}
 		}
 		for _, p := range n.Inputs {
-			if lastUse[p.index] == n.index {
+			if lastUse[p.index] == n.index && bufs[p.index] != nil {
+				if p.index != 0 { // the input may be the caller's slice
+					spare[len(bufs[p.index])] = append(spare[len(bufs[p.index])], bufs[p.index])
+				}
 				bufs[p.index] = nil
 			}
 		}
