@@ -61,6 +61,10 @@ type Conv struct {
 	// direct holds, for the native direct convolution (native_simd.go), the offset of each
 	// (channel, ky, kx) term in the padded input planes; nil where that path does not run.
 	direct []int32
+	// scratch keeps ForwardBatch's scratch buffers between calls: allocating (and clearing)
+	// one per call cost more than the convolution itself at batch 1. Forward never reads
+	// scratch before writing it, so a buffer needs no clearing.
+	scratch sync.Pool
 }
 
 // NewConv packs OIHW weights w (OutC × InC/G × KH × KW) and an optional bias.
@@ -119,10 +123,15 @@ func (c *Conv) ForwardBatch(dst, src []float32, batch int) {
 	p := c.P
 	inLen, outLen := p.InC*p.InH*p.InW, p.OutC*p.OutH()*p.OutW()
 	Parallel(batch, func(lo, hi int) {
-		scratch := make([]float32, c.ScratchLen())
-		for i := lo; i < hi; i++ {
-			c.Forward(dst[i*outLen:(i+1)*outLen], src[i*inLen:(i+1)*inLen], scratch)
+		sp, _ := c.scratch.Get().(*[]float32)
+		if sp == nil {
+			s := make([]float32, c.ScratchLen())
+			sp = &s
 		}
+		for i := lo; i < hi; i++ {
+			c.Forward(dst[i*outLen:(i+1)*outLen], src[i*inLen:(i+1)*inLen], *sp)
+		}
+		c.scratch.Put(sp)
 	})
 }
 

@@ -619,11 +619,11 @@ func padPlanes(pad, src []float32, icg int, p ConvParams) []float32 {
 	return planes
 }
 
-// The direct convolution (native, stride 1 along the width, output rows of 16 pixels or
-// more, output channels per group even): no im2col matrix at all. Sixteen
-// consecutive output pixels of one row read, for each (channel, ky, kx) term, sixteen
+// The direct convolution (native, stride 1 along the width, output rows of 8 pixels or
+// more, output channels per group even): no im2col matrix at all. Sixteen (or, in rows of
+// fewer than 16 pixels, eight) consecutive output pixels of one row read, for each (channel, ky, kx) term, as many
 // consecutive values of one padded input row, so the GEMM's B vector is loaded straight from
-// the padded planes at a precomputed offset. A row whose width is not a multiple of 16 ends
+// the padded planes at a precomputed offset. A row whose width is not a multiple of that ends
 // with a group that overlaps the one before it (those pixels are computed twice, with the
 // same bits). The arithmetic is micro2x2's — products rounded, summed in (channel, ky, kx)
 // order from +0, the bias added last — so the result equals the im2col path's bit for bit.
@@ -631,7 +631,7 @@ func padPlanes(pad, src []float32, icg int, p ConvParams) []float32 {
 // prepareDirect fills c.direct where the direct convolution applies.
 func (c *Conv) prepareDirect() {
 	p := c.P
-	if !nativeOn || p.StrideW != 1 || p.OutW() < nr16 || (p.OutC/p.Groups)%mr != 0 {
+	if !nativeOn || p.StrideW != 1 || p.OutW() < nr16/2 || (p.OutC/p.Groups)%mr != 0 {
 		return
 	}
 	icg := p.InC / p.Groups
@@ -656,10 +656,14 @@ func (c *Conv) forwardDirect(dst, src, pad []float32) {
 	n := oh * ow
 	icg, ocg := p.InC/p.Groups, p.OutC/p.Groups
 	wp := p.InW + p.PadL + p.PadR
-	perRow := (ow + nr16 - 1) / nr16
+	gw := nr16 // pixels per group: 16, or 8 for rows of 8 to 15 pixels
+	if ow < nr16 {
+		gw = nr16 / 2
+	}
+	perRow := (ow + gw - 1) / gw
 	groups := oh * perRow
 	at := func(gi int) (in, out int) {
-		oy, ox := gi/perRow, min(gi%perRow*nr16, ow-nr16)
+		oy, ox := gi/perRow, min(gi%perRow*gw, ow-gw)
 		return oy*p.StrideH*wp + ox, oy*ow + ox
 	}
 	for g := 0; g < p.Groups; g++ {
@@ -675,7 +679,11 @@ func (c *Conv) forwardDirect(dst, src, pad []float32) {
 			for gi := 0; gi < groups; gi += 2 {
 				in0, out0 := at(gi)
 				in1, out1 := at(min(gi+1, groups-1))
-				direct2x2(out[i0*n:], n, out0, out1, &bs, ap, planes, in0, in1, c.direct)
+				if gw == nr16 {
+					direct2x2(out[i0*n:], n, out0, out1, &bs, ap, planes, in0, in1, c.direct)
+				} else {
+					direct2x2w8(out[i0*n:], n, out0, out1, &bs, ap, planes, in0, in1, c.direct)
+				}
 			}
 		}
 	}
@@ -722,6 +730,48 @@ func direct2x2(c []float32, ldc, out0, out1 int, bs *[2]float32, a0, planes []fl
 		r := c[row*ldc:]
 		v0.Add(vb).StoreSlice(r[out0 : out0+nr16])
 		v1.Add(vb).StoreSlice(r[out1 : out1+nr16])
+	}
+	store(0, c00, c01)
+	store(1, c10, c11)
+}
+
+// direct2x2w8 is direct2x2 for groups of 8 pixels (rows of 8 to 15 pixels), on 256-bit
+// vectors.
+func direct2x2w8(c []float32, ldc, out0, out1 int, bs *[2]float32, a0, planes []float32, in0, in1 int, offs []int32) {
+	k := len(offs)
+	var c00, c01, c10, c11 archsimd.Float32x8
+	if k == 0 {
+		panic("kernels: direct2x2w8 without terms")
+	}
+	last := int(offs[k-1]) // offsets grow with the term index
+	if len(a0) < 2*k || in0 < 0 || in1 < 0 ||
+		in0+last+8 > len(planes) || in1+last+8 > len(planes) ||
+		ldc+max(out0, out1)+8 > len(c) || out0 < 0 || out1 < 0 {
+		panic("kernels: direct2x2w8 operands out of range")
+	}
+	// Bounds are checked above once; the loop walks raw pointers as micro2x2 does.
+	pb0 := unsafe.Pointer(&planes[in0])
+	pb1 := unsafe.Pointer(&planes[in1])
+	pa0 := unsafe.Pointer(&a0[0])
+	po := unsafe.Pointer(&offs[0])
+	for kk := 0; kk < k; kk++ {
+		off := uintptr(*(*int32)(po)) * 4
+		po = unsafe.Add(po, 4)
+		x0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, off)))
+		x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb1, off)))
+		r := archsimd.BroadcastFloat32x8(*(*float32)(pa0))
+		c00 = c00.Add(r.Mul(x0))
+		c01 = c01.Add(r.Mul(x1))
+		r = archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(pa0, 4)))
+		c10 = c10.Add(r.Mul(x0))
+		c11 = c11.Add(r.Mul(x1))
+		pa0 = unsafe.Add(pa0, 8)
+	}
+	store := func(row int, v0, v1 archsimd.Float32x8) {
+		vb := archsimd.BroadcastFloat32x8(bs[row])
+		r := c[row*ldc:]
+		v0.Add(vb).StoreSlice(r[out0 : out0+8])
+		v1.Add(vb).StoreSlice(r[out1 : out1+8])
 	}
 	store(0, c00, c01)
 	store(1, c10, c11)

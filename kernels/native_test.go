@@ -28,7 +28,7 @@ func TestNativeConvBits(t *testing.T) {
 		{InC: 2, InH: 5, InW: 5, OutC: 9, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 4, PadL: 4, PadB: 4, PadR: 4, Groups: 1},
 		{InC: 1, InH: 49, InW: 10, OutC: 64, KH: 10, KW: 4, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadT: 4, PadL: 1, PadB: 5, PadR: 1, Groups: 1},
 		// The direct path (stride 1 along the width, rows of ≥ 16 pixels, output channels per
-		// group even): a 20-pixel row (a group that overlaps), an odd number of
+		// group even, rows of ≥ 8 pixels): a 20-pixel row (a group that overlaps), an odd number of
 		// groups, exactly 16, 1×1, no padding, a height stride, dilation, groups, 5×5.
 		{InC: 3, InH: 5, InW: 20, OutC: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
 		{InC: 5, InH: 3, InW: 16, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
@@ -38,6 +38,9 @@ func TestNativeConvBits(t *testing.T) {
 		{InC: 4, InH: 8, InW: 24, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 2, DilW: 3, PadT: 2, PadL: 3, PadB: 2, PadR: 3, Groups: 1},
 		{InC: 8, InH: 4, InW: 18, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2},
 		{InC: 2, InH: 17, InW: 17, OutC: 4, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1},
+		// Groups of 8 pixels (rows of 8 to 15): 11 (overlap), 8 with an odd number of groups.
+		{InC: 5, InH: 4, InW: 11, OutC: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 3, InH: 3, InW: 8, OutC: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
 	}
 	direct := 0
 	for i, p := range shapes {
@@ -72,8 +75,8 @@ func TestNativeConvBits(t *testing.T) {
 			}
 		}
 	}
-	if direct < 9 {
-		t.Errorf("%d shapes took the direct convolution, want 9", direct)
+	if direct < 12 {
+		t.Errorf("%d shapes took the direct convolution, want 12", direct)
 	}
 }
 
