@@ -60,7 +60,9 @@ type Conv struct {
 	Bias   []float32  // OutC values, or nil
 	// direct holds, for the native direct convolution (native_simd.go), the offset of each
 	// (channel, ky, kx) term in the padded input planes; nil where that path does not run.
-	direct []int32
+	direct        []int32
+	directMax     int  // the largest of direct's offsets
+	directShifted bool // direct reads kx-shifted planes (rows narrower than 16 pixels)
 	// scratch keeps ForwardBatch's scratch buffers between calls: allocating (and clearing)
 	// one per call cost more than the convolution itself at batch 1. Forward never reads
 	// scratch before writing it, so a buffer needs no clearing.
@@ -206,5 +208,17 @@ func ReLU(dst, src []float32) {
 	}
 	for i, v := range src {
 		dst[i] = max(v, 0)
+	}
+}
+
+// AddFloats writes a[i] + b[i] into dst (all as long; dst may be a or b) — natively on
+// AVX-512 vectors, the same float32 additions.
+func AddFloats(dst, a, b []float32) {
+	if addNative(dst, a, b) {
+		return
+	}
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
 	}
 }

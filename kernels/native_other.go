@@ -23,3 +23,5 @@ func ConvI32(c []int64, ldc int, a *PackedI32, scratch *[]int16, pad *[]int16, s
 func reluNative(dst, src []float32) bool { return false }
 
 func (c *Conv) prepareDirect() {}
+
+func addNative(dst, a, b []float32) bool { return false }

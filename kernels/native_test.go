@@ -28,7 +28,7 @@ func TestNativeConvBits(t *testing.T) {
 		{InC: 2, InH: 5, InW: 5, OutC: 9, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 4, PadL: 4, PadB: 4, PadR: 4, Groups: 1},
 		{InC: 1, InH: 49, InW: 10, OutC: 64, KH: 10, KW: 4, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadT: 4, PadL: 1, PadB: 5, PadR: 1, Groups: 1},
 		// The direct path (stride 1 along the width, rows of ≥ 16 pixels, output channels per
-		// group even, rows of ≥ 8 pixels): a 20-pixel row (a group that overlaps), an odd number of
+		// group even, rows of ≥ 16 pixels): a 20-pixel row (a group that overlaps), an odd number of
 		// groups, exactly 16, 1×1, no padding, a height stride, dilation, groups, 5×5.
 		{InC: 3, InH: 5, InW: 20, OutC: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
 		{InC: 5, InH: 3, InW: 16, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
@@ -38,11 +38,13 @@ func TestNativeConvBits(t *testing.T) {
 		{InC: 4, InH: 8, InW: 24, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 2, DilW: 3, PadT: 2, PadL: 3, PadB: 2, PadR: 3, Groups: 1},
 		{InC: 8, InH: 4, InW: 18, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2},
 		{InC: 2, InH: 17, InW: 17, OutC: 4, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1},
-		// Groups of 8 pixels (rows of 8 to 15): 11 (overlap), 8 with an odd number of groups.
+		// Rows of 8 to 15 pixels: the direct convolution on kx-shifted planes.
 		{InC: 5, InH: 4, InW: 11, OutC: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
 		{InC: 3, InH: 3, InW: 8, OutC: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		{InC: 8, InH: 6, InW: 6, OutC: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 2, DilW: 2, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 2},
+		{InC: 6, InH: 5, InW: 7, OutC: 4, KH: 2, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
 	}
-	direct := 0
+	direct, shifted := 0, 0
 	for i, p := range shapes {
 		w := make([]float32, p.OutC*p.InC/p.Groups*p.KH*p.KW)
 		x := make([]float32, p.InC*p.InH*p.InW)
@@ -58,6 +60,9 @@ func TestNativeConvBits(t *testing.T) {
 		}
 		if c.direct != nil {
 			direct++
+			if c.directShifted {
+				shifted++
+			}
 		}
 		out := p.OutC * p.OutH() * p.OutW()
 		got, want := make([]float32, out), make([]float32, out)
@@ -75,8 +80,9 @@ func TestNativeConvBits(t *testing.T) {
 			}
 		}
 	}
-	if direct < 12 {
-		t.Errorf("%d shapes took the direct convolution, want 12", direct)
+	t.Logf("%d shapes took the direct convolution, %d of them on shifted planes", direct, shifted)
+	if direct-shifted < 9 || shifted < 5 {
+		t.Errorf("%d shapes took the direct convolution (%d on shifted planes), want 9 on padded planes and 5 on shifted ones", direct, shifted)
 	}
 }
 
@@ -249,6 +255,45 @@ func TestReLUBits(t *testing.T) {
 			want := math.Float32bits(max(v, 0))
 			if math.Float32bits(got[i]) != want || math.Float32bits(inPlace[i]) != want {
 				t.Fatalf("n=%d, value %d = %v: got %v (in place %v), want %v", n, i, v, got[i], inPlace[i], max(v, 0))
+			}
+		}
+	}
+}
+
+// TestAddFloatsBits: AddFloats (native where it runs) gives Go's float32 additions bit for
+// bit — NaN, ±Inf, −0 + −0, subnormals — on every tail length, in place and not.
+func TestAddFloatsBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45, math.MaxFloat32}
+	pick := func() float32 {
+		if rng.IntN(3) == 0 {
+			return special[rng.IntN(len(special))]
+		}
+		return float32(rng.NormFloat64())
+	}
+	for n := 0; n <= 70; n++ {
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i] = pick(), pick()
+		}
+		got := make([]float32, n+1)
+		got[n] = 42
+		AddFloats(got[:n], a, b)
+		if got[n] != 42 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+		inPlace := append([]float32(nil), a...)
+		AddFloats(inPlace, inPlace, b)
+		for i := range a {
+			want := a[i] + b[i]
+			if want != want { // Inf − Inf: any NaN
+				if got[i] == got[i] || inPlace[i] == inPlace[i] {
+					t.Fatalf("n=%d, %d: %v + %v gave %v, want NaN", n, i, a[i], b[i], got[i])
+				}
+				continue
+			}
+			if math.Float32bits(got[i]) != math.Float32bits(want) || math.Float32bits(inPlace[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d, %d: %v + %v gave %v (in place %v), want %v", n, i, a[i], b[i], got[i], inPlace[i], want)
 			}
 		}
 	}

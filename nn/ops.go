@@ -348,10 +348,7 @@ func (Add) OutShape(in [][]int) ([]int, error) {
 
 // Forward implements Op.
 func (Add) Forward(out []float32, ins [][]float32, _ [][]int, _ []int, _ int) {
-	a, b := ins[0][:len(out)], ins[1][:len(out)]
-	for i := range out {
-		out[i] = a[i] + b[i]
-	}
+	kernels.AddFloats(out, ins[0][:len(out)], ins[1][:len(out)])
 }
 
 // Pool is max or average pooling over K×K windows with stride S and per-side padding.
