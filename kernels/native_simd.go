@@ -787,7 +787,6 @@ func direct2x2(c []float32, ldc, out0, out1 int, bs *[2]float32, a0, planes []fl
 	store(1, c10, c11)
 }
 
-
 // direct2x3 is direct2x2 with three groups: six accumulators, so that six independent sums
 // (not four) hide the latency of the additions — twice direct2x2's speed on ResNet-20's
 // shapes. (Four groups spill to the stack again.)
