@@ -43,6 +43,7 @@ func TestNativeConvBits(t *testing.T) {
 		{InC: 3, InH: 3, InW: 8, OutC: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
 		{InC: 8, InH: 6, InW: 6, OutC: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 2, DilW: 2, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 2},
 		{InC: 6, InH: 5, InW: 7, OutC: 4, KH: 2, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{InC: 3, InH: 8, InW: 16, OutC: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1}, // 8 groups: 3 + 3 + a triple moved back
 	}
 	direct, shifted := 0, 0
 	for i, p := range shapes {
