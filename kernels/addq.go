@@ -13,13 +13,13 @@ import "fmt"
 // so that an integer network's residual Adds give exactly the codes its simulation (package
 // ptq) gives for the same input codes. rq holds one requantization per channel; dst, a and
 // b hold whole images (len a multiple of len(rq)·inner). The WebAssembly SIMD128 kernel
-// (simd build) gives the same codes.
+// (simd build) and the native AVX-512 one (GOEXPERIMENT=simd) give the same codes.
 func AddCodes(dst, a, b []uint8, inner int, rq []AddRequant) {
 	c := len(rq)
 	if inner <= 0 || c == 0 || len(a)%(c*inner) != 0 || len(b) != len(a) || len(dst) < len(a) {
 		panic(fmt.Sprintf("kernels: AddCodes of %d and %d codes into %d for %d channels of %d", len(a), len(b), len(dst), c, inner))
 	}
-	if addCodesSIMD(dst, a, b, inner, rq) {
+	if addCodesSIMD(dst, a, b, inner, rq) || addCodesNative(dst, a, b, inner, rq) {
 		return
 	}
 	for i := 0; i < len(a); i += inner {

@@ -25,3 +25,5 @@ func reluNative(dst, src []float32) bool { return false }
 func (c *Conv) prepareDirect() {}
 
 func addNative(dst, a, b []float32) bool { return false }
+
+func addCodesNative(dst, a, b []uint8, inner int, rq []AddRequant) bool { return false }

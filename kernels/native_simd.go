@@ -868,3 +868,43 @@ func addNative(dst, a, b []float32) bool {
 	}
 	return true
 }
+
+// addCodesNative is AddCodes on eight float64 lanes with AddRequant.code's arithmetic step
+// for step (so the same codes): each input dequantized in float64 and rounded to float32,
+// the float32 sum widened, divided by the output scale, the zero point added, rounded half
+// away from zero (truncate, then ±1 where the exact remainder is at least ½), clamped. A
+// channel with a zero output scale, and each run's last codes short of eight, take code.
+func addCodesNative(dst, a, b []uint8, inner int, rq []AddRequant) bool {
+	if !nativeOn || forceGo {
+		return false
+	}
+	c := len(rq)
+	one := archsimd.BroadcastFloat64x8(1)
+	half, mhalf := archsimd.BroadcastFloat64x8(0.5), archsimd.BroadcastFloat64x8(-0.5)
+	for i := 0; i < len(a); i += inner {
+		r := &rq[(i/inner)%c]
+		j := i
+		if r.So != 0 {
+			za, sa := archsimd.BroadcastFloat64x8(r.Za), archsimd.BroadcastFloat64x8(r.Sa)
+			zb, sb := archsimd.BroadcastFloat64x8(r.Zb), archsimd.BroadcastFloat64x8(r.Sb)
+			zo, so := archsimd.BroadcastFloat64x8(r.Zo), archsimd.BroadcastFloat64x8(r.So)
+			lo, hi := archsimd.BroadcastFloat64x8(r.Lo), archsimd.BroadcastFloat64x8(r.Hi)
+			for ; j+8 <= i+inner; j += 8 {
+				fa := archsimd.LoadUint8x16SlicePart(a[j : j+8]).ExtendLo8ToUint32().ConvertToFloat64()
+				fb := archsimd.LoadUint8x16SlicePart(b[j : j+8]).ExtendLo8ToUint32().ConvertToFloat64()
+				ya := fa.Sub(za).Mul(sa).ConvertToFloat32()
+				yb := fb.Sub(zb).Mul(sb).ConvertToFloat32()
+				t := ya.Add(yb).ConvertToFloat64().Div(so).Add(zo)
+				q := t.TruncScaled(0)
+				f := t.Sub(q)
+				q = q.Add(one.Masked(f.GreaterEqual(half))).Sub(one.Masked(f.LessEqual(mhalf)))
+				q = q.Max(lo).Min(hi)
+				q.ConvertToInt32().TruncateToInt8().AsUint8x16().StoreSlicePart(dst[j : j+8])
+			}
+		}
+		for ; j < i+inner; j++ {
+			dst[j] = r.code(a[j], b[j])
+		}
+	}
+	return true
+}
