@@ -409,8 +409,12 @@ func im2colPairs(dst []int16, pad *[]int16, src []uint8, zero int16, p ConvParam
 			}
 		}
 	}
-	clear(dst)
 	const panelRow = 2 * nr16
+	if p.StrideW == 1 {
+		im2colPairsStride1(dst, planes, kp, p)
+		return
+	}
+	clear(dst)
 	kk := 0
 	for ci := 0; ci < p.InC; ci++ {
 		plane := planes[ci*hp*wp : (ci+1)*hp*wp]
@@ -907,4 +911,65 @@ func addCodesNative(dst, a, b []uint8, inner int, rq []AddRequant) bool {
 		}
 	}
 	return true
+}
+
+// im2colPairsStride1 is im2colPairs' layout step at stride 1 along the width, a pair of k at
+// a time: the two terms' runs of eight pixels are loaded as int16 vectors and interleaved by
+// widening to int32 words (k in the low half, k+1 in the high half), one store per eight
+// pixels. Every value of dst is written (the last panel's padding columns and an odd k's
+// missing partner as 0).
+func im2colPairsStride1(dst []int16, planes []int16, kp int, p ConvParams) {
+	oh, ow := p.OutH(), p.OutW()
+	n := oh * ow
+	k := p.InC * p.KH * p.KW
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	const panelRow = 2 * nr16
+	panels := (n + nr16 - 1) / nr16
+	if n%nr16 != 0 {
+		clear(dst[(panels-1)*kp*panelRow : panels*kp*panelRow])
+	}
+	off := func(kk int) int {
+		ci, r := kk/(p.KH*p.KW), kk%(p.KH*p.KW)
+		return ci*hp*wp + (r/p.KW)*p.DilH*wp + (r%p.KW)*p.DilW
+	}
+	low := archsimd.BroadcastInt32x8(0xffff)
+	for q := 0; q < kp; q++ {
+		o0, o1 := off(2*q), -1
+		if 2*q+1 < k {
+			o1 = off(2*q + 1)
+		}
+		for oy := 0; oy < oh; oy++ {
+			row0 := planes[o0+oy*p.StrideH*wp:]
+			row0 = row0[:ow]
+			var row1 []int16
+			if o1 >= 0 {
+				row1 = planes[o1+oy*p.StrideH*wp:]
+				row1 = row1[:ow]
+			}
+			j := oy * ow
+			for ox := 0; ox < ow; {
+				run := min(ow-ox, nr16-j%nr16) // up to the end of this panel's row
+				out := dst[(j/nr16)*kp*panelRow+q*panelRow+(j%nr16)*2:]
+				out = out[:2*run]
+				t := 0
+				for ; t+8 <= run; t += 8 {
+					w := archsimd.LoadInt16x8Slice(row0[ox+t:]).ExtendToInt32().And(low)
+					if row1 != nil {
+						w = w.Or(archsimd.LoadInt16x8Slice(row1[ox+t:]).ExtendToInt32().ShiftAllLeft(16))
+					}
+					w.AsInt16x16().StoreSlice(out[2*t:])
+				}
+				for ; t < run; t++ {
+					out[2*t] = row0[ox+t]
+					if row1 != nil {
+						out[2*t+1] = row1[ox+t]
+					} else {
+						out[2*t+1] = 0
+					}
+				}
+				ox += run
+				j += run
+			}
+		}
+	}
 }
