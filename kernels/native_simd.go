@@ -399,13 +399,18 @@ func im2colPairs(dst []int16, pad *[]int16, src []uint8, zero int16, p ConvParam
 	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
 	planes := grow(pad, p.InC*hp*wp)
 	clear(planes)
+	z16 := archsimd.BroadcastInt16x16(zero)
 	for ci := 0; ci < p.InC; ci++ {
 		for y := 0; y < p.InH; y++ {
 			in := src[(ci*p.InH+y)*p.InW : (ci*p.InH+y+1)*p.InW]
 			out := planes[(ci*hp+y+p.PadT)*wp+p.PadL:]
 			out = out[:len(in)]
-			for x, v := range in {
-				out[x] = int16(v) - zero
+			x := 0
+			for ; x+16 <= len(in); x += 16 { // widen sixteen codes, subtract the zero point
+				archsimd.LoadUint8x16Slice(in[x:]).ExtendToUint16().AsInt16x16().Sub(z16).StoreSlice(out[x:])
+			}
+			for ; x < len(in); x++ {
+				out[x] = int16(in[x]) - zero
 			}
 		}
 	}
