@@ -208,9 +208,7 @@ func (l *gemmLayer) requant(dst []uint8, acc []int64, n int) {
 	for o := 0; o < l.m; o++ {
 		mul, b, oq := l.rowMul[o], l.bias[o], l.outQ[o]
 		row, out := acc[o*n:(o+1)*n], dst[o*n:(o+1)*n]
-		for j, v := range row {
-			out[j] = uint8(oq.Quantize(float32(mul*float64(v) + b)))
-		}
+		kernels.RequantizeI64(out, row, mul, b, oq.Scale, oq.Zero, oq.QMin, oq.QMax)
 	}
 }
 

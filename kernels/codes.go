@@ -48,3 +48,33 @@ func quantizeCode(v, scale, zero, lo, hi float64) uint8 {
 	}
 	return uint8(min(max(r, lo), hi))
 }
+
+// RequantizeI64 turns exact integer sums into codes: dst[j] is quant.Quantizer{Scale: scale,
+// Zero: zero, QMin: lo, QMax: hi}.Quantize(float32(mul·float64(v[j]) + add)) — the product
+// and the sum in float64 (never fused), rounded to float32, then Quantize's float64
+// arithmetic (NaN as 0). It is the int32-folded path's requantization; natively it runs on
+// AVX-512 vectors with the same steps. dst must be as long as v; codes must fit a byte.
+func RequantizeI64(dst []uint8, v []int64, mul, add, scale, zero float64, lo, hi int32) {
+	dst = dst[:len(v)]
+	if requantI64Native(dst, v, mul, add, scale, zero, lo, hi) {
+		return
+	}
+	for j, s := range v {
+		x := float64(float32(mul*float64(s) + add))
+		if x != x {
+			x = 0
+		}
+		q := math.Round(zero)
+		if scale != 0 {
+			q = math.Round(x/scale + zero)
+		}
+		c := hi
+		switch {
+		case q < float64(lo):
+			c = lo
+		case q <= float64(hi):
+			c = int32(q)
+		}
+		dst[j] = uint8(c)
+	}
+}

@@ -27,3 +27,7 @@ func (c *Conv) prepareDirect() {}
 func addNative(dst, a, b []float32) bool { return false }
 
 func addCodesNative(dst, a, b []uint8, inner int, rq []AddRequant) bool { return false }
+
+func requantI64Native(dst []uint8, v []int64, mul, add, scale, zero float64, lo, hi int32) bool {
+	return false
+}

@@ -978,3 +978,33 @@ func im2colPairsStride1(dst []int16, planes []int16, kp int, p ConvParams) {
 		}
 	}
 }
+
+// requantI64Native is RequantizeI64 on eight float64 lanes, step for step (quantize as in
+// fakeQuantNative). A zero scale takes the scalar loop.
+func requantI64Native(dst []uint8, v []int64, mul, add, scale, zero float64, lo, hi int32) bool {
+	if !nativeOn || forceGo || scale == 0 {
+		return false
+	}
+	vm, va := archsimd.BroadcastFloat64x8(mul), archsimd.BroadcastFloat64x8(add)
+	vs, vz := archsimd.BroadcastFloat64x8(scale), archsimd.BroadcastFloat64x8(zero)
+	vlo, vhi := archsimd.BroadcastFloat64x8(float64(lo)), archsimd.BroadcastFloat64x8(float64(hi))
+	one := archsimd.BroadcastFloat64x8(1)
+	half, mhalf := archsimd.BroadcastFloat64x8(0.5), archsimd.BroadcastFloat64x8(-0.5)
+	step := func(s archsimd.Int64x8) archsimd.Uint8x16 {
+		x := s.ConvertToFloat64().Mul(vm).Add(va).ConvertToFloat32().ConvertToFloat64()
+		x = x.Masked(x.Equal(x)) // NaN as 0
+		t := x.Div(vs).Add(vz)
+		r := t.TruncScaled(0)
+		f := t.Sub(r)
+		r = r.Add(one.Masked(f.GreaterEqual(half))).Sub(one.Masked(f.LessEqual(mhalf)))
+		return r.Max(vlo).Min(vhi).ConvertToInt32().TruncateToInt8().AsUint8x16()
+	}
+	j := 0
+	for ; j+8 <= len(v); j += 8 {
+		step(archsimd.LoadInt64x8Slice(v[j:])).StoreSlicePart(dst[j : j+8])
+	}
+	if j < len(v) {
+		step(archsimd.LoadInt64x8SlicePart(v[j:])).StoreSlicePart(dst[j:])
+	}
+	return true
+}
