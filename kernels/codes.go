@@ -16,14 +16,14 @@ type Affine struct {
 // values each, whole images one after another) quantized by qs[c] with the arithmetic of
 // quant.Quantizer.Quantize: a NaN is taken as 0, the value is promoted to float64,
 // round(x/Scale + Zero) rounds half away from zero, and the code is clamped to [Lo, Hi]; a
-// zero Scale gives round(Zero), clamped. The WebAssembly SIMD128 kernel (simd build) gives
-// the same codes.
+// zero Scale gives round(Zero), clamped. The WebAssembly SIMD128 kernel (simd build) and the
+// native AVX-512 one (GOEXPERIMENT=simd) give the same codes.
 func QuantizeCodes(dst []uint8, x []float32, inner int, qs []Affine) {
 	c := len(qs)
 	if inner <= 0 || c == 0 || len(x)%(c*inner) != 0 || len(dst) < len(x) {
 		panic(fmt.Sprintf("kernels: QuantizeCodes of %d values into %d for %d channels of %d", len(x), len(dst), c, inner))
 	}
-	if quantizeCodesSIMD(dst, x, inner, qs) {
+	if quantizeCodesSIMD(dst, x, inner, qs) || quantizeCodesNative(dst, x, inner, qs) {
 		return
 	}
 	for i := 0; i < len(x); i += inner {

@@ -31,3 +31,5 @@ func addCodesNative(dst, a, b []uint8, inner int, rq []AddRequant) bool { return
 func requantI64Native(dst []uint8, v []int64, mul, add, scale, zero float64, lo, hi int32) bool {
 	return false
 }
+
+func quantizeCodesNative(dst []uint8, x []float32, inner int, qs []Affine) bool { return false }

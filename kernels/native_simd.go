@@ -1008,3 +1008,40 @@ func requantI64Native(dst []uint8, v []int64, mul, add, scale, zero float64, lo,
 	}
 	return true
 }
+
+// quantizeCodesNative is QuantizeCodes on eight float64 lanes, Quantize's steps as in
+// fakeQuantNative; a channel with a zero scale, and each run's last values short of eight,
+// take the scalar code.
+func quantizeCodesNative(dst []uint8, x []float32, inner int, qs []Affine) bool {
+	if !nativeOn || forceGo {
+		return false
+	}
+	c := len(qs)
+	one := archsimd.BroadcastFloat64x8(1)
+	half, mhalf := archsimd.BroadcastFloat64x8(0.5), archsimd.BroadcastFloat64x8(-0.5)
+	for i := 0; i < len(x); i += inner {
+		q := qs[(i/inner)%c]
+		j := i
+		if q.Scale != 0 {
+			vs, vz := archsimd.BroadcastFloat64x8(q.Scale), archsimd.BroadcastFloat64x8(q.Zero)
+			lo, hi := archsimd.BroadcastFloat64x8(q.Lo), archsimd.BroadcastFloat64x8(q.Hi)
+			for ; j+8 <= i+inner; j += 8 {
+				v := archsimd.LoadFloat32x8Slice(x[j:]).ConvertToFloat64()
+				v = v.Masked(v.Equal(v)) // NaN as 0
+				t := v.Div(vs).Add(vz)
+				r := t.TruncScaled(0)
+				f := t.Sub(r)
+				r = r.Add(one.Masked(f.GreaterEqual(half))).Sub(one.Masked(f.LessEqual(mhalf)))
+				r.Max(lo).Min(hi).ConvertToInt32().TruncateToInt8().AsUint8x16().StoreSlicePart(dst[j : j+8])
+			}
+		}
+		for ; j < i+inner; j++ {
+			v := float64(x[j])
+			if v != v {
+				v = 0
+			}
+			dst[j] = quantizeCode(v, q.Scale, q.Zero, q.Lo, q.Hi)
+		}
+	}
+	return true
+}
