@@ -82,8 +82,8 @@ func (a *Accumulator) Add(xs []float32) {
 			a.zeros++
 		}
 		sum += v
-		lo = math.Min(lo, v)
-		hi = math.Max(hi, v)
+		lo = min(lo, v) // v is finite: the builtins give math.Min/Max's results, inline
+		hi = max(hi, v)
 	}
 	if n == 0 {
 		return
