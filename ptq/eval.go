@@ -1,8 +1,11 @@
 package ptq
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"time"
 
 	"fourbit/nn"
@@ -39,10 +42,38 @@ type EvalResult struct {
 }
 
 // Evaluate runs g on every image of src (limit > 0: the first limit) and scores top-1 and
-// top-5. Decoding is not counted in Seconds; only the forward passes are.
+// top-5. Decoding is not counted in Seconds; only the forward passes are. Each batch is split
+// over up to GOMAXPROCS goroutines, each running the whole graph on its images (a graph's ops
+// are immutable, and an image's result does not depend on the split), so hook may be called
+// from several goroutines at once, each time on different images: it must not keep state
+// across calls (quantization hooks do not).
 func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress Progress) (*EvalResult, error) {
-	forward := func(x []float32, b int) ([]float32, error) { return g.Forward(x, b, hook) }
-	return EvaluateFunc(forward, nn.Size(g.Input().Shape), nn.Size(g.Output().Shape), src, limit, batch, progress)
+	per, classes := nn.Size(g.Input().Shape), nn.Size(g.Output().Shape)
+	forward := func(x []float32, b int) ([]float32, error) {
+		workers := min(runtime.GOMAXPROCS(0), b)
+		if workers <= 1 {
+			return g.Forward(x, b, hook)
+		}
+		out := make([]float32, b*classes)
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			lo, hi := w*b/workers, (w+1)*b/workers
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				y, err := g.Forward(x[lo*per:hi*per], hi-lo, hook)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				copy(out[lo*classes:hi*classes], y)
+			}()
+		}
+		wg.Wait()
+		return out, errors.Join(errs...)
+	}
+	return EvaluateFunc(forward, per, classes, src, limit, batch, progress)
 }
 
 // ForwardFunc runs a network on batch images x and returns its batch × classes outputs.
