@@ -5,8 +5,11 @@
 //
 //   node tools/native-bench.mjs [seconds]     (after ./build.sh cli)
 //
-// Not in it yet: an onnxruntime int8 contender (a QDQ model ORT fuses into QLinearConv) — the
-// export that ORT fuses is the browser-speed issue's work; until then the int8 side is missing.
+// The int8 contender is onnxruntime-node on a plain int8 QDQ model of ResNet-20 — symmetric int8
+// weights per output channel, uint8 activations per tensor (fourbit's W8A8 calibration), int32
+// biases — which ORT fuses into QLinearConv/QLinearAdd/QGemm: `tools/ort-int8.py` writes it from
+// fourbit's QDQ export (it needs Debian's python3-onnx; without it the int8 side is skipped with
+// a line saying so).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +27,7 @@ execFileSync(cli, ['export', '--model', r20, '--out', model]);
 
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 const session = await ort.InferenceSession.create(readFileSync(model), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
-async function ortRate(batch) {
+async function ortRate(session, batch) {
   const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
   for (let i = 0; i < 5; i++) await session.run(feeds);
@@ -36,7 +39,21 @@ async function ortRate(batch) {
   }
   return +(n / ((performance.now() - t0) / 1000)).toFixed(1);
 }
-const ortFP32 = { batch1: await ortRate(1), batch50: await ortRate(50) };
+const ortFP32 = { batch1: await ortRate(session, 1), batch50: await ortRate(session, 50) };
+
+// The int8 contender (see the top).
+let ortInt8 = null;
+try {
+  const qdq = join(tmp, 'resnet20-w8a8.onnx');
+  const int8 = join(tmp, 'resnet20-int8.onnx');
+  execFileSync(cli, ['export', '--model', r20, '--calib', join(root, 'testdata', 'cifar10-png', 'calib'), '--wbits', '8', '--abits', '8',
+    '--a-per-tensor', '--pcba', 'none', '--bias-correct', 'off', '--clip', 'none', '--carry-bits', '8', '--out', qdq], { stdio: 'ignore' });
+  execFileSync('/usr/bin/python3', [join(root, 'tools', 'ort-int8.py'), qdq, int8], { stdio: 'ignore' });
+  const s8 = await ort.InferenceSession.create(readFileSync(int8), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  ortInt8 = { batch1: await ortRate(s8, 1), batch50: await ortRate(s8, 50) };
+} catch (e) {
+  console.error(`native-bench: no onnxruntime int8 contender (${String(e.message).split('\n')[0]}); apt-get install python3-onnx gives it`);
+}
 
 const portable = join(tmp, 'fourbit-portable');
 execFileSync('go', ['build', '-o', portable, './cmd/fourbit'], { cwd: root, env: { ...process.env, GOEXPERIMENT: '' } });
@@ -54,9 +71,16 @@ const simd = bench(cli);
 const go = bench(portable);
 console.log(JSON.stringify({
   onnxruntime_node_fp32: ortFP32,
+  onnxruntime_node_int8: ortInt8,
   fourbit_native: simd,
   fourbit_portable: go,
   ratios: {
     fp32_vs_ort_fp32: { batch1: +(simd.fp32.batch1 / ortFP32.batch1).toFixed(3), best: +(Math.max(simd.fp32.batch1, simd.fp32.batch50) / Math.max(ortFP32.batch1, ortFP32.batch50)).toFixed(3) },
+    ...(ortInt8 && {
+      w4a4_engine_per_tensor_vs_ort_int8: {
+        batch1: +(simd.engine_per_tensor.batch1 / ortInt8.batch1).toFixed(3),
+        best: +(Math.max(simd.engine_per_tensor.batch1, simd.engine_per_tensor.batch50) / Math.max(ortInt8.batch1, ortInt8.batch50)).toFixed(3),
+      },
+    }),
   },
 }, null, 2));
