@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { int8Contender } from './int8-contender.mjs';
 import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,16 +44,10 @@ const ortFP32 = { batch1: await ortRate(session, 1), batch50: await ortRate(sess
 
 // The int8 contender (see the top).
 let ortInt8 = null;
-try {
-  const qdq = join(tmp, 'resnet20-w8a8.onnx');
-  const int8 = join(tmp, 'resnet20-int8.onnx');
-  execFileSync(cli, ['export', '--model', r20, '--calib', join(root, 'testdata', 'cifar10-png', 'calib'), '--wbits', '8', '--abits', '8',
-    '--a-per-tensor', '--pcba', 'none', '--bias-correct', 'off', '--clip', 'none', '--carry-bits', '8', '--out', qdq], { stdio: 'ignore' });
-  execFileSync('/usr/bin/python3', [join(root, 'tools', 'ort-int8.py'), qdq, int8], { stdio: 'ignore' });
+const int8 = int8Contender(root, cli, tmp);
+if (int8) {
   const s8 = await ort.InferenceSession.create(readFileSync(int8), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
   ortInt8 = { batch1: await ortRate(s8, 1), batch50: await ortRate(s8, 50) };
-} catch (e) {
-  console.error(`native-bench: no onnxruntime int8 contender (${String(e.message).split('\n')[0]}); apt-get install python3-onnx gives it`);
 }
 
 const portable = join(tmp, 'fourbit-portable');

@@ -1,7 +1,9 @@
 // speed-anchor measures, in one run on one machine, single-threaded: ONNX Runtime Web (its
 // wasm backend, in Node) on fourbit's ONNX export of ResNet-20, and fourbit's own wasm build
 // (`fourbit bench` under tools/wasm-exec-simd.mjs, with its SIMD128 kernels and with the Go
-// kernels): kernel GOPS, images/s of the fp32 path and of the integer engine.
+// kernels): kernel GOPS, images/s of the fp32 path and of the integer engine. ONNX Runtime
+// Web's int8 contender is the plain int8 QDQ model of tools/int8-contender.mjs (needs Debian's
+// python3-onnx), which ORT fuses into QLinearConv.
 //
 //   node tools/speed-anchor.mjs [seconds]     (after ./build.sh cli; needs Go for wasm_exec)
 import { execFileSync } from 'node:child_process';
@@ -9,6 +11,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { int8Contender } from './int8-contender.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.argv[2] || 3);
@@ -21,18 +24,23 @@ execFileSync(join(root, 'bin', 'fourbit'), ['export', '--model', r20, '--out', m
 // change the float arithmetic's cost).
 const ort = await import('onnxruntime-web');
 ort.env.wasm.numThreads = 1;
-const session = await ort.InferenceSession.create(readFileSync(model), { executionProviders: ['wasm'] });
 const batch = 50;
-const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
-const feeds = { input: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
-for (let i = 0; i < 3; i++) await session.run(feeds); // past V8's baseline tier
-let n = 0;
-const t0 = performance.now();
-while (performance.now() - t0 < seconds * 1000) {
-  await session.run(feeds);
-  n += batch;
+async function ortWebRate(path) {
+  const session = await ort.InferenceSession.create(readFileSync(path), { executionProviders: ['wasm'] });
+  const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
+  for (let i = 0; i < 3; i++) await session.run(feeds); // past V8's baseline tier
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await session.run(feeds);
+    n += batch;
+  }
+  return n / ((performance.now() - t0) / 1000);
 }
-const ortWeb = n / ((performance.now() - t0) / 1000);
+const ortWeb = await ortWebRate(model);
+const int8 = int8Contender(root, join(root, 'bin', 'fourbit'), tmp);
+const ortWebInt8 = int8 ? await ortWebRate(int8) : null;
 
 // fourbit's wasm build, one thread: with its SIMD128 kernels bound, and with the Go kernels.
 const wasm = join(tmp, 'fourbit.wasm');
@@ -51,6 +59,7 @@ const summary = (fb) => ({
 });
 console.log(JSON.stringify({
   onnxruntime_web_fp32_images_per_sec: +ortWeb.toFixed(1),
+  onnxruntime_web_int8_images_per_sec: ortWebInt8 && +ortWebInt8.toFixed(1),
   fourbit_wasm_simd: summary(bench(false)),
   fourbit_wasm_go_kernels: summary(bench(true)),
 }, null, 2));
