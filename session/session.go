@@ -536,6 +536,16 @@ func (s *Session) ExportONNX(quantized bool) (b []byte, err error) {
 	return onnx.ExportQDQ(s.q)
 }
 
+// ExportONNXFused returns the quantized network as a QDQ model in the form ONNX Runtime fuses
+// into its integer kernels (onnx.ExportQDQFused).
+func (s *Session) ExportONNXFused() (b []byte, err error) {
+	defer guard(&err)
+	if err := need(s.q != nil, "quantize first"); err != nil {
+		return nil, err
+	}
+	return onnx.ExportQDQFused(s.q)
+}
+
 // RowOptions is one row of the paper's table as options.
 type RowOptions struct {
 	Name    string      `json:"name"`

@@ -26,8 +26,12 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	modelPath := fs.String("model", "", "model file")
 	out := fs.String("out", "", "ONNX file to write")
 	calibDir := fs.String("calib", "", "calibration folder: export the quantized network as a QDQ model")
+	fuse := fs.Bool("fuse", false, "with --calib: the QDQ model in the form ONNX Runtime fuses into its integer kernels (int8 weights, int32 biases, no clamps before 8-bit QuantizeLinear); layers that cannot take it stay as without")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *fuse && *calibDir == "" {
+		return usageError{fmt.Errorf("--fuse needs --calib (it writes the quantized network)")}
 	}
 	if err := of.finish(); err != nil {
 		return err
@@ -44,7 +48,12 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	data, err := s.ExportONNX(*calibDir != "")
+	var data []byte
+	if *fuse {
+		data, err = s.ExportONNXFused()
+	} else {
+		data, err = s.ExportONNX(*calibDir != "")
+	}
 	if err != nil {
 		return err
 	}

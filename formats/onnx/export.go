@@ -21,6 +21,7 @@ const ExportOpset = 13
 type writer struct {
 	nodes, inits [][]byte
 	n            int
+	fuse         bool // ExportQDQFused: the form ONNX Runtime fuses into its integer kernels
 }
 
 func tag(b []byte, num protowire.Number, typ protowire.Type) []byte {
@@ -170,7 +171,7 @@ type Quantization interface {
 
 // Export writes g as a float ONNX model (opset 13). Its preprocessing and class names go into
 // the model's metadata, which Read restores.
-func Export(g *nn.Graph) ([]byte, error) { return export(g, nil) }
+func Export(g *nn.Graph) ([]byte, error) { return export(g, nil, false) }
 
 // ExportQDQ writes the quantized network q as a QDQ ONNX model: every quantized weight
 // tensor is stored as uint8 codes with per-output-channel scale and zero point and
@@ -178,10 +179,22 @@ func Export(g *nn.Graph) ([]byte, error) { return export(g, nil) }
 // offset, when it changed anything), and every quantized activation passes through its
 // clipping range (Max/Min, per channel), QuantizeLinear and DequantizeLinear. ONNX Runtime
 // then computes in float what fourbit's simulation computes.
-func ExportQDQ(q Quantization) ([]byte, error) { return export(q.Network(), q) }
+func ExportQDQ(q Quantization) ([]byte, error) { return export(q.Network(), q, false) }
 
-func export(g *nn.Graph, qz Quantization) ([]byte, error) {
-	w := &writer{}
+// ExportQDQFused writes q as ExportQDQ does, but in the form ONNX Runtime fuses into its
+// integer kernels (QLinearConv, QLinearAdd, QGemm) wherever the plan allows it: a layer whose
+// weight rows have integer zero points, codes within 127 of them and no bias-correction offset
+// stores its weights as int8 (code − zero) with zero point 0 and the row's scale (times
+// bias correction's gain), and, when its input has one 8-bit quantizer, its bias as int32 at
+// input scale × weight scale (rounded to the nearest step: the one change to the numbers);
+// an 8-bit activation over the whole uint8 range is quantized without the Max/Min clamp in
+// front (QuantizeLinear saturates to the same range). Other layers are written as ExportQDQ
+// writes them. ONNX Runtime's QuantizeLinear rounds halves to even where fourbit rounds them
+// away from zero, as in ExportQDQ.
+func ExportQDQFused(q Quantization) ([]byte, error) { return export(q.Network(), q, true) }
+
+func export(g *nn.Graph, qz Quantization, fuse bool) ([]byte, error) {
+	w := &writer{fuse: fuse}
 	in := g.Input()
 	for _, n := range g.Nodes[1:] {
 		if err := w.emit(n, qz); err != nil {
@@ -241,7 +254,7 @@ func (w *writer) emit(n *nn.Node, qz Quantization) error {
 		}
 		inputs := []string{ins[0], wName}
 		if op.B != nil {
-			inputs = append(inputs, w.initF32(name+".bias", i64s(op.OutC), op.B))
+			inputs = append(inputs, w.bias(n, op.B, qz))
 		}
 		w.node("Conv", name, inputs, []string{out}, aInts("kernel_shape", i64s(op.KH, op.KW)...),
 			aInts("strides", i64s(op.StrideH, op.StrideW)...), aInts("dilations", i64s(op.DilH, op.DilW)...),
@@ -266,7 +279,7 @@ func (w *writer) emit(n *nn.Node, qz Quantization) error {
 			w.node("Flatten", name+".flat", ins, []string{name + ".flat"}, aInt("axis", 1))
 			in = name + ".flat"
 		}
-		w.node("Gemm", name, []string{in, wName, w.initF32(name+".bias", i64s(op.Out), b)}, []string{out}, aInt("transB", 1))
+		w.node("Gemm", name, []string{in, wName, w.bias(n, b, qz)}, []string{out}, aInt("transB", 1))
 	case *nn.BatchNorm:
 		c := int64(len(op.Gamma))
 		w.node("BatchNormalization", name, []string{ins[0], w.initF32(name+".gamma", []int64{c}, op.Gamma), w.initF32(name+".beta", []int64{c}, op.Beta),
@@ -419,6 +432,9 @@ func (w *writer) weights(n *nn.Node, fw []float32, dims []int64, qz Quantization
 	if rows == nil {
 		return w.initF32(name, dims, fw), nil // float
 	}
+	if w.fuse && fusable(rows) {
+		return w.int8Weights(name, dims, rows), nil
+	}
 	scale, zero := make([]float32, len(rows)), make([]uint8, len(rows))
 	gain, offset := make([]float32, len(rows)), make([]float32, len(rows))
 	codes := make([]uint8, 0, len(fw))
@@ -468,15 +484,82 @@ func (w *writer) quantizeAct(n *nn.Node, in string, qs []quant.Quantizer) error 
 	}
 	name := n.Name
 	dims := broadcastDims(c, n.Shape)
-	w.node("Max", name+".lo", []string{in, w.initF32(name+".lov", dims, lo)}, []string{name + ".lo"})
-	w.node("Min", name+".hi", []string{name + ".lo", w.initF32(name+".hiv", dims, hi)}, []string{name + ".hi"})
+	clamped := name + ".hi"
+	if w.fuse && c == 1 && qs[0].QMin == 0 && qs[0].QMax == 255 && qs[0].Scale != 0 {
+		clamped = in // QuantizeLinear saturates to the same range
+	} else {
+		w.node("Max", name+".lo", []string{in, w.initF32(name+".lov", dims, lo)}, []string{name + ".lo"})
+		w.node("Min", name+".hi", []string{name + ".lo", w.initF32(name+".hiv", dims, hi)}, []string{name + ".hi"})
+	}
 	var sdims []int64
 	var attrs []attr
 	if c > 1 {
 		sdims = []int64{int64(c)}
 		attrs = []attr{aInt("axis", 1)}
 	}
-	w.node("QuantizeLinear", name+".q", []string{name + ".hi", w.initF32(name+".scale", sdims, scale), w.initU8(name+".zero", sdims, zero)}, []string{name + ".q"}, attrs...)
+	w.node("QuantizeLinear", name+".q", []string{clamped, w.initF32(name+".scale", sdims, scale), w.initU8(name+".zero", sdims, zero)}, []string{name + ".q"}, attrs...)
 	w.node("DequantizeLinear", name+".dq", []string{name + ".q", name + ".scale", name + ".zero"}, []string{name}, attrs...)
 	return nil
+}
+
+// fusable reports whether a layer's weight rows can be written as int8 codes with zero point
+// 0 (ExportQDQFused): integer zero points, codes within 127 of them, no offset.
+func fusable(rows []quant.WeightRow) bool {
+	for _, r := range rows {
+		if r.Offset != 0 || r.Q.Zero != math.Trunc(r.Q.Zero) || r.Q.Scale == 0 {
+			return false
+		}
+		for _, c := range r.Codes {
+			if d := float64(c) - r.Q.Zero; d < -127 || d > 127 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// int8Weights writes fusable weight rows as int8 (code − zero) dequantized per row by the
+// row's scale times its gain, zero point 0. It returns the dequantized value's name.
+func (w *writer) int8Weights(name string, dims []int64, rows []quant.WeightRow) string {
+	raw := make([]byte, 0, len(rows)*len(rows[0].Codes))
+	scale := make([]float32, len(rows))
+	for o, r := range rows {
+		for _, c := range r.Codes {
+			raw = append(raw, byte(int8(float64(c)-r.Q.Zero)))
+		}
+		scale[o] = float32(r.Q.Scale * r.Gain)
+	}
+	w.inits = append(w.inits, tensorBytes(name+".i8", dims, typeInt8, raw))
+	w.inits = append(w.inits, tensorBytes(name+".i8zero", i64s(len(rows)), typeInt8, make([]byte, len(rows))))
+	w.node("DequantizeLinear", name+".dq", []string{name + ".i8", w.initF32(name+".i8scale", i64s(len(rows)), scale), name + ".i8zero"},
+		[]string{name + ".dq"}, aInt("axis", 0))
+	return name + ".dq"
+}
+
+// bias writes a conv or linear layer's bias: float, or — in a fused export, when the layer's
+// weights went out as int8 and its input has one quantizer — int32 steps of input scale ×
+// weight scale, dequantized by DequantizeLinear, as ONNX Runtime's integer kernels take it.
+func (w *writer) bias(n *nn.Node, b []float32, qz Quantization) string {
+	name := n.Name + ".bias"
+	if !w.fuse || qz == nil || len(n.Inputs) == 0 {
+		return w.initF32(name, i64s(len(b)), b)
+	}
+	rows := qz.WeightRows(n)
+	in := qz.Activation(n.Inputs[0])
+	if len(rows) != len(b) || !fusable(rows) || len(in) != 1 || in[0].Scale == 0 || in[0].QMin != 0 || in[0].QMax > 255 {
+		return w.initF32(name, i64s(len(b)), b)
+	}
+	raw := make([]byte, 4*len(b))
+	scale := make([]float32, len(b))
+	for o, r := range rows {
+		scale[o] = float32(in[0].Scale) * float32(r.Q.Scale*r.Gain)
+		q := math.Round(float64(b[o]) / float64(scale[o]))
+		q = math.Max(math.Min(q, math.MaxInt32), math.MinInt32)
+		binary.LittleEndian.PutUint32(raw[4*o:], uint32(int32(q)))
+	}
+	w.inits = append(w.inits, tensorBytes(name+".i32", i64s(len(b)), typeInt32, raw))
+	w.inits = append(w.inits, tensorBytes(name+".i32zero", i64s(len(b)), typeInt32, make([]byte, 4*len(b))))
+	w.node("DequantizeLinear", name+".dq", []string{name + ".i32", w.initF32(name+".i32scale", i64s(len(b)), scale), name + ".i32zero"},
+		[]string{name + ".dq"}, aInt("axis", 0))
+	return name + ".dq"
 }

@@ -51,6 +51,28 @@ test('QDQ export of W4A4 ResNet-20 predicts as the integer engine', async () => 
   assert.ok(r.agreement >= 99, `agreement ${r.agreement}`);
 });
 
+test('fused QDQ export of W4A8 ResNet-20 runs on ONNX Runtime\'s integer kernels, predicting as the engine', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { createRequire } = await import('node:module');
+  const ort = createRequire(import.meta.url)('onnxruntime-node');
+  const model = join(tmp, 'r20-w4a8-fused.onnx');
+  const q = ['--calib', calib, '--wbits', '4', '--abits', '8', '--a-per-tensor', '--pcba', 'none', '--bias-correct', 'off', '--carry-bits', '8'];
+  run('export', '--model', r20, ...q, '--fuse', '--out', model);
+  // ORT's own optimized graph: the convolutions, residual Adds and the classifier on its
+  // integer kernels (the first conv reads the float image, which the paper leaves unquantized).
+  const optimized = join(tmp, 'r20-w4a8-fused.opt.onnx');
+  await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+  const text = readFileSync(optimized).toString('latin1');
+  const count = (op) => text.split(op).length - 1;
+  console.log(`fused export in ORT: QLinearConv ×${count('QLinearConv')}, QLinearAdd ×${count('QLinearAdd')}, QGemm ×${count('QGemm')}`);
+  assert.ok(count('QLinearConv') >= 18, 'the 18 convolutions after the first fused into QLinearConv');
+  assert.ok(count('QLinearAdd') >= 7, 'residual Adds fused into QLinearAdd');
+  const n = logits(['--model', r20, '--data', testPNG, ...q, '--engine'], join(tmp, 'in48.f32'), join(tmp, 'eng48.f32'));
+  const r = await ortCheck(model, join(tmp, 'in48.f32'), join(tmp, 'eng48.f32'), n, [3, 32, 32]);
+  console.log(`ResNet-20 W4A8 fused QDQ, ${n} images: agreement with the integer engine ${r.agreement}%, max |Δlogit| ${r.maxAbsLogitDiff}`);
+  assert.ok(r.agreement >= 98, `agreement ${r.agreement}`); // 98.7 seen; 99.1 on the 1,000 lossless PNGs
+});
+
 test('an independent ONNX CNN (PaddleOCR direction classifier) imports and agrees with ORT', async () => {
   const model = join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
   const info = run('info', '--model', model, '--input-shape', '3x48x192');
