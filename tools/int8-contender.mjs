@@ -20,3 +20,13 @@ export function int8Contender(root, cli, tmp) {
     return null;
   }
 }
+
+// fusedExport writes fourbit's own fused QDQ export (`fourbit export --fuse`) of ResNet-20 at
+// W4A8 with per-tensor activations (no PCBA or bias correction: what the fused form takes)
+// and returns its path.
+export function fusedExport(root, cli, tmp) {
+  const out = join(tmp, 'resnet20-w4a8-fused.onnx');
+  execFileSync(cli, ['export', '--model', join(root, 'testdata', 'cifar10-resnet', 'resnet20-12fca82f.th'), '--calib', join(root, 'testdata', 'cifar10-png', 'calib'),
+    '--wbits', '4', '--abits', '8', '--a-per-tensor', '--pcba', 'none', '--bias-correct', 'off', '--carry-bits', '8', '--fuse', '--out', out], { stdio: 'ignore' });
+  return out;
+}

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { int8Contender } from './int8-contender.mjs';
+import { int8Contender, fusedExport } from './int8-contender.mjs';
 import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +49,8 @@ if (int8) {
   const s8 = await ort.InferenceSession.create(readFileSync(int8), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
   ortInt8 = { batch1: await ortRate(s8, 1), batch50: await ortRate(s8, 50) };
 }
+const sf = await ort.InferenceSession.create(readFileSync(fusedExport(root, cli, tmp)), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+const ortFused = { batch1: await ortRate(sf, 1), batch50: await ortRate(sf, 50) };
 
 const portable = join(tmp, 'fourbit-portable');
 execFileSync('go', ['build', '-o', portable, './cmd/fourbit'], { cwd: root, env: { ...process.env, GOEXPERIMENT: '' } });
@@ -67,6 +69,7 @@ const go = bench(portable);
 console.log(JSON.stringify({
   onnxruntime_node_fp32: ortFP32,
   onnxruntime_node_int8: ortInt8,
+  onnxruntime_node_fourbit_fused_w4a8: ortFused,
   fourbit_native: simd,
   fourbit_portable: go,
   ratios: {

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { int8Contender } from './int8-contender.mjs';
+import { int8Contender, fusedExport } from './int8-contender.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.argv[2] || 3);
@@ -41,6 +41,7 @@ async function ortWebRate(path) {
 const ortWeb = await ortWebRate(model);
 const int8 = int8Contender(root, join(root, 'bin', 'fourbit'), tmp);
 const ortWebInt8 = int8 ? await ortWebRate(int8) : null;
+const ortWebFused = await ortWebRate(fusedExport(root, join(root, 'bin', 'fourbit'), tmp));
 
 // fourbit's wasm build, one thread: with its SIMD128 kernels bound, and with the Go kernels.
 const wasm = join(tmp, 'fourbit.wasm');
@@ -60,6 +61,7 @@ const summary = (fb) => ({
 console.log(JSON.stringify({
   onnxruntime_web_fp32_images_per_sec: +ortWeb.toFixed(1),
   onnxruntime_web_int8_images_per_sec: ortWebInt8 && +ortWebInt8.toFixed(1),
+  onnxruntime_web_fourbit_fused_w4a8_images_per_sec: +ortWebFused.toFixed(1),
   fourbit_wasm_simd: summary(bench(false)),
   fourbit_wasm_go_kernels: summary(bench(true)),
 }, null, 2));
