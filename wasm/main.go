@@ -46,6 +46,9 @@ func main() {
 		"defaults": func([]js.Value) (any, error) { return defaultOptions(), nil },
 		"export":   func([]js.Value) (any, error) { return s.Export() },
 		"exportONNX": func(a []js.Value) (any, error) {
+			if len(a) > 1 && a[1].Type() == js.TypeBoolean && a[1].Bool() {
+				return s.ExportONNXFused()
+			}
 			return s.ExportONNX(len(a) == 0 || a[0].Type() != js.TypeBoolean || a[0].Bool())
 		},
 		"rows": func(a []js.Value) (any, error) { return rows(s, a) },

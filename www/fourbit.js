@@ -165,9 +165,10 @@ export class FourBit {
   exportModel() { return this.#call('export', []); }
 
   // exportONNX returns the network as ONNX bytes: the quantized network as a QDQ model
-  // (QuantizeLinear/DequantizeLinear, 4-bit codes in uint8 containers), or with
+  // (QuantizeLinear/DequantizeLinear, 4-bit codes in uint8 containers), with {fused: true} in
+  // the form ONNX Runtime fuses into its integer kernels (int8 weights, int32 biases), or with
   // {quantized: false} the float network.
-  exportONNX({ quantized = true } = {}) { return this.#call('exportONNX', [quantized]); }
+  exportONNX({ quantized = true, fused = false } = {}) { return this.#call('exportONNX', [quantized, fused]); }
 
   terminate() {
     this.worker.terminate();
