@@ -67,8 +67,13 @@ func NewAccumulator(bins int) *Accumulator {
 }
 
 // Add feeds a batch of values. Non-finite values are counted and otherwise ignored.
+//
+// Two passes: the count, sum and range; then, in one loop, the squared deviations from the
+// batch mean and the histogram (each sum in the values' order, so the results do not depend
+// on how the passes are arranged). Exact zeros — half of a ReLU's output — go to their bin in
+// one step: adding 0 to a bin's sum changes nothing, and counts are exact integers.
 func (a *Accumulator) Add(xs []float32) {
-	var n int64
+	var n, zeros int64
 	var sum float64
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, x := range xs {
@@ -79,29 +84,17 @@ func (a *Accumulator) Add(xs []float32) {
 		}
 		n++
 		if v == 0 {
-			a.zeros++
+			zeros++
 		}
 		sum += v
 		lo = min(lo, v) // v is finite: the builtins give math.Min/Max's results, inline
 		hi = max(hi, v)
 	}
+	a.zeros += zeros
 	if n == 0 {
 		return
 	}
 	mean := sum / float64(n)
-	var m2 float64
-	for _, x := range xs {
-		if v := float64(x); finite(v) {
-			m2 += (v - mean) * (v - mean)
-		}
-	}
-	// Chan et al.'s pairwise combination of (n, mean, M2).
-	tot := a.n + n
-	d := mean - a.mean
-	a.mean += d * float64(n) / float64(tot)
-	a.m2 += m2 + d*d*float64(a.n)*float64(n)/float64(tot)
-	a.n = tot
-	a.min, a.max = math.Min(a.min, lo), math.Max(a.max, hi)
 
 	h := &a.hist
 	if h.Width == 0 {
@@ -117,20 +110,40 @@ func (a *Accumulator) Add(xs []float32) {
 		a.grow(lo < h.Lo)
 	}
 	nb := len(h.Counts)
-	for _, x := range xs {
-		v := float64(x)
-		if !finite(v) {
-			continue
-		}
+	bin := func(v float64) int {
 		i := int((v - h.Lo) / h.Width)
 		if i >= nb {
 			i = nb - 1
 		} else if i < 0 {
 			i = 0
 		}
+		return i
+	}
+	var m2 float64
+	for _, x := range xs {
+		v := float64(x)
+		if !finite(v) {
+			continue
+		}
+		m2 += (v - mean) * (v - mean)
+		if v == 0 {
+			continue
+		}
+		i := bin(v)
 		h.Counts[i]++
 		h.Sums[i] += v
 	}
+	if zeros > 0 {
+		h.Counts[bin(0)] += float64(zeros)
+	}
+
+	// Chan et al.'s pairwise combination of (n, mean, M2).
+	tot := a.n + n
+	d := mean - a.mean
+	a.mean += d * float64(n) / float64(tot)
+	a.m2 += m2 + d*d*float64(a.n)*float64(n)/float64(tot)
+	a.n = tot
+	a.min, a.max = math.Min(a.min, lo), math.Max(a.max, hi)
 }
 
 // grow doubles the histogram's width, extending it downwards (down) or upwards.
