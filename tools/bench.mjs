@@ -39,23 +39,33 @@ async function main() {
     }
     out[`fourbit_engine_${name}_images_per_sec`] = best;
   }
-  const onnx = await fb.exportONNX(false);
+  const onnx = await fb.exportONNX({ quantized: false });
+  // fourbit's fused export (W4A8, per-tensor activations: the form ORT's integer kernels take).
+  await fb.quantize({ ...defaults, wbits: 4, abits: 8, a_per_channel: false, pcba_w: false, pcba_a: false, bias_correct: 'off', carry_bits: 8, calib_images: 256 });
+  const fused = await fb.exportONNX({ fused: true });
   fb.terminate();
 
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', location.href).href;
-  const session = await ort.InferenceSession.create(onnx, { executionProviders: ['wasm'] });
-  const batch = 50;
-  const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
-  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
-  for (let i = 0; i < 3; i++) await session.run(feeds);
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000) {
-    await session.run(feeds);
-    n += batch;
-  }
-  out.onnxruntime_web_fp32_images_per_sec = n / ((performance.now() - t0) / 1000);
+  const rate = async (model) => {
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
+    const batch = 50;
+    const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
+    for (let i = 0; i < 3; i++) await session.run(feeds);
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      await session.run(feeds);
+      n += batch;
+    }
+    return n / ((performance.now() - t0) / 1000);
+  };
+  out.onnxruntime_web_fp32_images_per_sec = await rate(onnx);
+  out.onnxruntime_web_fourbit_fused_w4a8_images_per_sec = await rate(fused);
+  // The plain int8 contender, when browser-bench.mjs could write it (see int8-contender.mjs).
+  const int8 = await fetch('../int8.onnx');
+  out.onnxruntime_web_int8_images_per_sec = int8.ok ? await rate(new Uint8Array(await int8.arrayBuffer())) : null;
   window.benchResult = out;
   document.getElementById('out').textContent = JSON.stringify(out, null, 2);
 }

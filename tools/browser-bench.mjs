@@ -1,20 +1,32 @@
 // browser-bench runs tools/bench.html in headless Chromium (single thread): ONNX Runtime Web
-// FP32 on ResNet-20 beside fourbit's module — FP32 and the W4A4 integer engine, with its
-// WebAssembly SIMD128 kernels and with the Go kernels (simd.wasm withheld).
+// FP32 on ResNet-20, on the plain int8 contender (tools/int8-contender.mjs, served as
+// /int8.onnx) and on fourbit's fused W4A8 export, beside fourbit's module — FP32 and the W4A4
+// integer engine, with its WebAssembly SIMD128 kernels and with the Go kernels (simd.wasm
+// withheld).
 //
 //   node tools/browser-bench.mjs [seconds]     (after ./build.sh page)
 import { join, dirname, normalize, extname } from 'node:path';
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs';
+import { readFile, readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { int8Contender } from './int8-contender.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.argv[2] || 3);
 // Serve the repository (www/, tools/ and node_modules/onnxruntime-web/dist/) on 127.0.0.1.
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const tmp = mkdtempSync(join(tmpdir(), 'fourbit-browser-bench-'));
+const int8 = int8Contender(root, join(root, 'bin', 'fourbit'), tmp);
 const server = createServer((req, res) => {
-  const path = normalize(join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+  const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  if (pathname === '/int8.onnx') {
+    if (!int8) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(readFileSync(int8));
+    return;
+  }
+  const path = normalize(join(root, pathname));
   if (!path.startsWith(root)) { res.writeHead(403).end(); return; }
   readFile(path, (err, data) => {
     if (err) { res.writeHead(404).end(); return; }
