@@ -904,10 +904,7 @@ func addCodesNative(dst, a, b []uint8, inner int, rq []AddRequant) bool {
 				ya := fa.Sub(za).Mul(sa).ConvertToFloat32()
 				yb := fb.Sub(zb).Mul(sb).ConvertToFloat32()
 				t := ya.Add(yb).ConvertToFloat64().Div(so).Add(zo)
-				q := t.TruncScaled(0)
-				f := t.Sub(q)
-				q = q.Add(one.Masked(f.GreaterEqual(half))).Sub(one.Masked(f.LessEqual(mhalf)))
-				q = q.Max(lo).Min(hi)
+				q := roundAway(t, one, half, mhalf).Max(lo).Min(hi)
 				q.ConvertToInt32().TruncateToInt8().AsUint8x16().StoreSlicePart(dst[j : j+8])
 			}
 		}
@@ -994,10 +991,7 @@ func requantI64Native(dst []uint8, v []int64, mul, add, scale, zero float64, lo,
 		x := s.ConvertToFloat64().Mul(vm).Add(va).ConvertToFloat32().ConvertToFloat64()
 		x = x.Masked(x.Equal(x)) // NaN as 0
 		t := x.Div(vs).Add(vz)
-		r := t.TruncScaled(0)
-		f := t.Sub(r)
-		r = r.Add(one.Masked(f.GreaterEqual(half))).Sub(one.Masked(f.LessEqual(mhalf)))
-		return r.Max(vlo).Min(vhi).ConvertToInt32().TruncateToInt8().AsUint8x16()
+		return roundAway(t, one, half, mhalf).Max(vlo).Min(vhi).ConvertToInt32().TruncateToInt8().AsUint8x16()
 	}
 	j := 0
 	for ; j+8 <= len(v); j += 8 {
@@ -1029,10 +1023,7 @@ func quantizeCodesNative(dst []uint8, x []float32, inner int, qs []Affine) bool 
 				v := archsimd.LoadFloat32x8Slice(x[j:]).ConvertToFloat64()
 				v = v.Masked(v.Equal(v)) // NaN as 0
 				t := v.Div(vs).Add(vz)
-				r := t.TruncScaled(0)
-				f := t.Sub(r)
-				r = r.Add(one.Masked(f.GreaterEqual(half))).Sub(one.Masked(f.LessEqual(mhalf)))
-				r.Max(lo).Min(hi).ConvertToInt32().TruncateToInt8().AsUint8x16().StoreSlicePart(dst[j : j+8])
+				roundAway(t, one, half, mhalf).Max(lo).Min(hi).ConvertToInt32().TruncateToInt8().AsUint8x16().StoreSlicePart(dst[j : j+8])
 			}
 		}
 		for ; j < i+inner; j++ {
@@ -1044,4 +1035,13 @@ func quantizeCodesNative(dst []uint8, x []float32, inner int, qs []Affine) bool 
 		}
 	}
 	return true
+}
+
+// roundAway is math.Round on eight lanes: truncate, then ±1 where the exact remainder t −
+// trunc(t) is at least ½ in magnitude (one, half and mhalf are the broadcast 1, ½ and −½, kept
+// by the callers outside their loops). Shared by every native quantizing kernel.
+func roundAway(t, one, half, mhalf archsimd.Float64x8) archsimd.Float64x8 {
+	r := t.TruncScaled(0)
+	f := t.Sub(r)
+	return r.Add(one.Masked(f.GreaterEqual(half))).Sub(one.Masked(f.LessEqual(mhalf)))
 }
