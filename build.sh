@@ -45,12 +45,20 @@ ensure_wabt() {
 }
 
 # build_wasm builds www/fourbit.wasm (with the simd tag: it imports the SIMD128 kernels),
-# assembles www/simd.wasm from kernels/simd.wat, and copies wasm_exec.js from Go.
+# assembles www/simd.wasm from kernels/simd.wat and www/simd-relaxed.wasm from simd.wat with
+# kernels/relaxed.wat's functions added (the relaxed-SIMD kernels: one module, so they share
+# simd.wat's requantization), and copies wasm_exec.js from Go.
 build_wasm() {
   ensure_go
   GOOS=js GOARCH=wasm go build -trimpath -tags simd -o www/fourbit.wasm ./wasm
   ensure_wabt
   wat2wasm kernels/simd.wat -o www/simd.wasm
+  [ "$(tail -n 1 kernels/simd.wat)" = ")" ] || { log "kernels/simd.wat must end with the module's closing ')' on a line of its own"; exit 1; }
+  local spliced
+  spliced=$(mktemp --suffix=.wat)
+  { sed '$d' kernels/simd.wat; cat kernels/relaxed.wat; echo ')'; } > "$spliced"
+  wat2wasm --enable-relaxed-simd "$spliced" -o www/simd-relaxed.wasm
+  rm -f "$spliced"
   cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" www/wasm_exec.js
   local raw gz
   raw=$(wc -c < www/fourbit.wasm)
@@ -177,6 +185,12 @@ cmd_test() {
   build_page
   log "go test -tags simd (GOOS=js GOARCH=wasm, the SIMD128 kernels of kernels/simd.wat bound)"
   GOOS=js GOARCH=wasm go test -count=1 -tags simd -exec="node --stack-size=8192 $root/tools/wasm-exec-simd.mjs" ./kernels/...
+  # Node 20's relaxed SIMD is experimental and its baseline compiler (Liftoff) drops an
+  # accumulator of gemm_q4, so the host's self-check refuses it there: --no-liftoff tests the
+  # kernels as optimized code (Chromium runs them right in both tiers: test/browser/kernels.test.mjs).
+  log "go test -tags simd under node --experimental-wasm-relaxed-simd (kernels/relaxed.wat's kernels bound too)"
+  FOURBIT_WANT_RELAXED=1 GOOS=js GOARCH=wasm go test -count=1 -tags simd \
+    -exec="node --experimental-wasm-relaxed-simd --no-liftoff --stack-size=8192 $root/tools/wasm-exec-simd.mjs" ./kernels/...
   log "node --test (the browser module through www/fourbit.js)"
   node --test test/node/
   ensure_chromium

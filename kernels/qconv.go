@@ -40,6 +40,13 @@ type QConv struct {
 	pairs []int16
 	koff  []int32
 
+	// Relaxed-SIMD path (simd build, weight codes ≤ 127): the weight codes as quads of k,
+	// panels of 4 rows; per panel its rows' (128 − z)·Σ w and then their zw (relaxed.wat);
+	// the byte offset of every k, K padded to a multiple of 4.
+	quads []uint8
+	zr    []int32
+	koff4 []int32
+
 	// Native path (GOEXPERIMENT=simd on AVX-512): each row's centred weights as int32
 	// words of two int16.
 	wpairs []int32
@@ -109,6 +116,7 @@ func NewQConv(p ConvParams, w []uint8, wZero []int32, zero, maxCode uint8, rq []
 	if k%2 == 1 {
 		c.koff = append(c.koff, c.koff[k-1]) // its weight is 0; an address inside the planes
 	}
+	c.prepareRelaxed(w)
 	return c, nil
 }
 

@@ -59,6 +59,12 @@ func TestQConvMatchesReference(t *testing.T) {
 		{"asymmetric padding", asym, 2, 4},
 		{"stride 3 (Go kernels)", conv(3, 10, 10, 5, 3, 3, 3, 1, 1), 4, 4},
 		{"large K, 8 bits", conv(64, 4, 8, 5, 3, 3, 1, 1, 1), 8, 8},
+		// The relaxed-SIMD kernels' edges: K mod 4 = 1, 2, 3; stride 2; 7-bit codes (the
+		// instruction's operand range at both ends).
+		{"1x1 of one channel (K = 1)", conv(1, 5, 9, 3, 1, 1, 1, 1, 0), 4, 4},
+		{"stride 2, 4-bit, K mod 4 = 2", conv(2, 9, 9, 5, 3, 3, 2, 1, 1), 4, 4},
+		{"7-bit weights and inputs, K mod 4 = 3", conv(3, 8, 8, 6, 3, 3, 1, 1, 1), 7, 7},
+		{"7-bit weights, 8-bit inputs, K mod 4 = 1", conv(5, 6, 7, 4, 1, 1, 1, 1, 0), 7, 8},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

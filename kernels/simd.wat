@@ -177,7 +177,6 @@
     (local $kk i32) (local $x0 v128) (local $x1 v128) (local $w v128)
     (local $c0l v128) (local $c0h v128) (local $c1l v128) (local $c1h v128)
     (local $c2l v128) (local $c2h v128) (local $c3l v128) (local $c3h v128)
-    (local $d0 v128) (local $d1 v128) (local $row i32) (local $out i32) (local $wd i32) (local $ox i32)
     (local.set $mp (i32.shr_u (i32.add (local.get $m) (i32.const 3)) (i32.const 2)))
     (local.set $np (i32.mul (local.get $oh) (local.get $ppr)))
     (local.set $ip (i32.const 0))
@@ -213,35 +212,48 @@
           (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
           (local.set $kk (i32.sub (local.get $kk) (i32.const 1)))
           (br $loop_k)))
-        (local.set $ox (i32.shl (i32.rem_u (local.get $jp) (local.get $ppr)) (i32.const 3)))
-        (local.set $wd (i32.sub (local.get $ow) (local.get $ox)))
-        (local.set $out (i32.add (local.get $dst) (i32.add
-          (i32.mul (i32.div_u (local.get $jp) (local.get $ppr)) (local.get $ow)) (local.get $ox))))
-        (local.set $d0 (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $colsum) (i32.shl (local.get $jp) (i32.const 5))))))
-        (local.set $d1 (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $colsum) (i32.shl (local.get $jp) (i32.const 5))))))
-        (local.set $row (i32.shl (local.get $ip) (i32.const 2)))
-        (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
-          (local.get $c0l) (local.get $c0h) (local.get $d0) (local.get $d1)
-          (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd))
-        (local.set $row (i32.add (local.get $row) (i32.const 1)))
-        (if (i32.lt_u (local.get $row) (local.get $m)) (then
-          (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
-            (local.get $c1l) (local.get $c1h) (local.get $d0) (local.get $d1)
-            (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd))))
-        (local.set $row (i32.add (local.get $row) (i32.const 1)))
-        (if (i32.lt_u (local.get $row) (local.get $m)) (then
-          (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
-            (local.get $c2l) (local.get $c2h) (local.get $d0) (local.get $d1)
-            (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd))))
-        (local.set $row (i32.add (local.get $row) (i32.const 1)))
-        (if (i32.lt_u (local.get $row) (local.get $m)) (then
-          (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
-            (local.get $c3l) (local.get $c3h) (local.get $d0) (local.get $d1)
-            (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd))))
+        (call $tile_q (local.get $dst) (local.get $ldc) (local.get $colsum) (local.get $par) (local.get $m)
+          (local.get $ip) (local.get $jp) (local.get $ppr) (local.get $ow)
+          (local.get $c0l) (local.get $c0h) (local.get $c1l) (local.get $c1h)
+          (local.get $c2l) (local.get $c2h) (local.get $c3l) (local.get $c3h))
         (local.set $jp (i32.add (local.get $jp) (i32.const 1)))
         (br $loop_j)))
       (local.set $ip (i32.add (local.get $ip) (i32.const 1)))
       (br $loop_i))))
+
+  ;; tile_q: the epilogue of gemm_q and gemm_q4 — a 4×8 tile of int32 sums (rows 4·ip…,
+  ;; panel jp of 8 pixels) requantized row by row with the panel's window sums and stored
+  ;; (only the rows below m and the pixels inside the output row).
+  (func $tile_q (param $dst i32) (param $ldc i32) (param $colsum i32) (param $par i32) (param $m i32)
+        (param $ip i32) (param $jp i32) (param $ppr i32) (param $ow i32)
+        (param $c0l v128) (param $c0h v128) (param $c1l v128) (param $c1h v128)
+        (param $c2l v128) (param $c2h v128) (param $c3l v128) (param $c3h v128)
+    (local $d0 v128) (local $d1 v128) (local $row i32) (local $out i32) (local $wd i32) (local $ox i32)
+    (local.set $ox (i32.shl (i32.rem_u (local.get $jp) (local.get $ppr)) (i32.const 3)))
+    (local.set $wd (i32.sub (local.get $ow) (local.get $ox)))
+    (local.set $out (i32.add (local.get $dst) (i32.add
+      (i32.mul (i32.div_u (local.get $jp) (local.get $ppr)) (local.get $ow)) (local.get $ox))))
+    (local.set $d0 (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $colsum) (i32.shl (local.get $jp) (i32.const 5))))))
+    (local.set $d1 (f32x4.convert_i32x4_s (v128.load offset=16 (i32.add (local.get $colsum) (i32.shl (local.get $jp) (i32.const 5))))))
+    (local.set $row (i32.shl (local.get $ip) (i32.const 2)))
+    (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
+      (local.get $c0l) (local.get $c0h) (local.get $d0) (local.get $d1)
+      (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd))
+    (local.set $row (i32.add (local.get $row) (i32.const 1)))
+    (if (i32.lt_u (local.get $row) (local.get $m)) (then
+      (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
+        (local.get $c1l) (local.get $c1h) (local.get $d0) (local.get $d1)
+        (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd))))
+    (local.set $row (i32.add (local.get $row) (i32.const 1)))
+    (if (i32.lt_u (local.get $row) (local.get $m)) (then
+      (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
+        (local.get $c2l) (local.get $c2h) (local.get $d0) (local.get $d1)
+        (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd))))
+    (local.set $row (i32.add (local.get $row) (i32.const 1)))
+    (if (i32.lt_u (local.get $row) (local.get $m)) (then
+      (call $requant (i32.add (local.get $out) (i32.mul (local.get $row) (local.get $ldc)))
+        (local.get $c3l) (local.get $c3h) (local.get $d0) (local.get $d1)
+        (i32.add (local.get $par) (i32.mul (local.get $row) (i32.const 20))) (local.get $wd)))))
 
   ;; requant: 8 sums (lo/hi: pixels 0..3, 4..7) and their window sums d0/d1 to codes with
   ;; the row's parameters at $p (mul off add lo hi); stores the first $wd (≥ 1) of them.

@@ -20,6 +20,16 @@ func simdGemmI32(c unsafe.Pointer, ldc int32, a unsafe.Pointer, b unsafe.Pointer
 
 var simdOn = sync.OnceValue(func() bool { return simdAvailable() == 1 })
 
+//go:wasmimport fourbit_simd relaxed
+func simdRelaxed() int32
+
+var relaxedOn = sync.OnceValue(func() bool { return simdOn() && simdRelaxed() == 1 })
+
+// RelaxedSIMD reports whether QConv runs on the relaxed-SIMD kernels of relaxed.wat (int8
+// dot products, twice the multiply-adds of SIMD128's per instruction) where its weights are
+// codes of up to 7 bits; the SIMD128 kernels elsewhere.
+func RelaxedSIMD() bool { return relaxedOn() }
+
 // SIMD reports whether the engine's kernels (integer GEMMs, QConv, AddCodes, QuantizeCodes,
 // the float GEMM) run on the WebAssembly SIMD128 kernels.
 func SIMD() bool { return simdOn() }
@@ -52,9 +62,48 @@ func simdIm2colQ(dst, src, koff unsafe.Pointer, kp, oh, ppr, wp, sh, sw, z, kodd
 //go:wasmimport fourbit_simd gemm_q
 func simdGemmQ(dst unsafe.Pointer, ldc int32, a, b, colsum, par unsafe.Pointer, m, kp, oh, ppr, ow int32)
 
-// qconvSIMD runs QConv.Forward on the SIMD128 kernels: the input is copied into planes
-// padded with the zero point (rows wide enough for whole 8-pixel panels), im2col_q lays out
-// the k pairs, gemm_q multiplies and requantizes.
+//go:wasmimport fourbit_simd im2col_q4
+func simdIm2colQ4(dst, src, koff unsafe.Pointer, kq, oh, ppr, wp, sh, sw, z, k int32, colsum unsafe.Pointer)
+
+//go:wasmimport fourbit_simd gemm_q4
+func simdGemmQ4(dst unsafe.Pointer, ldc int32, a, b, colsum, par, zr unsafe.Pointer, m, kq, oh, ppr, ow int32)
+
+// prepareRelaxed packs the relaxed-SIMD kernels' operands where they are exact: weight codes
+// up to 127 (the instruction's 7-bit operand; the inputs may be any 8-bit codes).
+func (c *QConv) prepareRelaxed(w []uint8) {
+	for _, v := range w {
+		if v > 127 {
+			return
+		}
+	}
+	m, k := c.M, c.K
+	kq := (k + 3) / 4
+	panels := (m + 3) / 4
+	c.quads = make([]uint8, panels*kq*16)
+	c.zr = make([]int32, panels*8)
+	for i := 0; i < m; i++ {
+		panel := c.quads[(i/4)*kq*16:]
+		var sum int32
+		for kk := 0; kk < k; kk++ {
+			v := w[i*k+kk]
+			panel[(kk/4)*16+(i%4)*4+kk%4] = v
+			sum += int32(v)
+		}
+		c.zr[(i/4)*8+i%4] = (128 - int32(c.zero)) * sum
+		c.zr[(i/4)*8+4+i%4] = c.rowZero[i]
+	}
+	c.koff4 = make([]int32, kq*4)
+	copy(c.koff4, c.koff[:k])
+	for kk := k; kk < len(c.koff4); kk++ {
+		c.koff4[kk] = c.koff[k-1] // its weight is 0; an address inside the planes
+	}
+}
+
+// qconvSIMD runs QConv.Forward on the SIMD kernels: the input is copied into planes padded
+// with the zero point (rows wide enough for whole 8-pixel panels); then im2col_q4 and gemm_q4
+// (relaxed SIMD: quads of k in int8 dot products) where the engine and the layer allow them,
+// else im2col_q and gemm_q (SIMD128: pairs of k in int16 dot products) lay out the matrix,
+// multiply and requantize.
 func qconvSIMD(c *QConv, dst, src []uint8, s *QScratch) bool {
 	p := c.P
 	if !SIMD() || (p.StrideW != 1 && p.StrideW != 2) {
@@ -64,9 +113,10 @@ func qconvSIMD(c *QConv, dst, src []uint8, s *QScratch) bool {
 	oh, ow := p.OutH(), p.OutW()
 	ppr := (ow + 7) / 8
 	kp := (c.K + 1) / 2
+	kq := (c.K + 3) / 4
 	size := p.InC*hp*wp + 64 // slack for the last 16-byte loads
 	panels := oh * ppr
-	if !small(size, panels*kp*16, c.M*oh*ow) {
+	if !small(size, panels*kp*16, panels*kq*16, c.M*oh*ow) {
 		return false
 	}
 	padded := grow(&s.padded, size)
@@ -79,8 +129,21 @@ func qconvSIMD(c *QConv, dst, src []uint8, s *QScratch) bool {
 			copy(padded[ci*hp*wp+(y+p.PadT)*wp+p.PadL:], src[(ci*p.InH+y)*p.InW:(ci*p.InH+y+1)*p.InW])
 		}
 	}
-	b := grow(&s.b, panels*kp*16)
 	colSum := grow(&s.colSum, panels*8)
+	if c.quads != nil && RelaxedSIMD() {
+		b := grow(&s.b, panels*kq*16) // int16 storage for 32 bytes per quad and panel
+		simdIm2colQ4(unsafe.Pointer(&b[0]), unsafe.Pointer(&padded[0]), unsafe.Pointer(&c.koff4[0]),
+			int32(kq), int32(oh), int32(ppr), int32(wp), int32(p.StrideH), int32(p.StrideW), int32(c.zero), int32(c.K), unsafe.Pointer(&colSum[0]))
+		simdGemmQ4(unsafe.Pointer(&dst[0]), int32(oh*ow), unsafe.Pointer(&c.quads[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&colSum[0]),
+			unsafe.Pointer(&c.rq[0]), unsafe.Pointer(&c.zr[0]), int32(c.M), int32(kq), int32(oh), int32(ppr), int32(ow))
+		runtime.KeepAlive(padded)
+		runtime.KeepAlive(b)
+		runtime.KeepAlive(colSum)
+		runtime.KeepAlive(c)
+		runtime.KeepAlive(dst)
+		return true
+	}
+	b := grow(&s.b, panels*kp*16)
 	simdIm2colQ(unsafe.Pointer(&b[0]), unsafe.Pointer(&padded[0]), unsafe.Pointer(&c.koff[0]),
 		int32(kp), int32(oh), int32(ppr), int32(wp), int32(p.StrideH), int32(p.StrideW), int32(c.zero), int32(c.K%2), unsafe.Pointer(&colSum[0]))
 	simdGemmQ(unsafe.Pointer(&dst[0]), int32(oh*ow), unsafe.Pointer(&c.pairs[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&colSum[0]),

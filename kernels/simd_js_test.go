@@ -15,3 +15,13 @@ func TestSIMDBound(t *testing.T) {
 		t.Fatalf("SIMD kernels bound: %v, want %v", SIMD(), want)
 	}
 }
+
+// TestRelaxedBound makes sure the relaxed-SIMD kernels ran where the test command meant them
+// to: FOURBIT_WANT_RELAXED=1 under node --experimental-wasm-relaxed-simd (build.sh), which
+// binds simd-relaxed.wasm; without the flag Node has no relaxed SIMD and SIMD128 runs.
+func TestRelaxedBound(t *testing.T) {
+	want := os.Getenv("FOURBIT_WANT_RELAXED") == "1"
+	if RelaxedSIMD() != want {
+		t.Fatalf("relaxed-SIMD kernels bound: %v, want %v", RelaxedSIMD(), want)
+	}
+}

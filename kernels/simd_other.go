@@ -8,7 +8,13 @@ func SIMD() bool { return false }
 
 func gemmI32SIMD([]int64, int, *PackedI32, []int16, int) bool { return false }
 
+// RelaxedSIMD reports whether QConv runs on the relaxed-SIMD kernels of relaxed.wat: only
+// in the browser module built with the simd tag, when the engine has relaxed SIMD.
+func RelaxedSIMD() bool { return false }
+
 func qconvSIMD(*QConv, []uint8, []uint8, *QScratch) bool { return false }
+
+func (c *QConv) prepareRelaxed([]uint8) {}
 
 func addCodesSIMD([]uint8, []uint8, []uint8, int, []AddRequant) bool { return false }
 

@@ -387,6 +387,9 @@ type EngineInfo struct {
 	FloatBytes  int            `json:"float_bytes"`
 	// SIMD tells whether its integer GEMMs run on the WebAssembly SIMD128 kernels.
 	SIMD bool `json:"simd"`
+	// RelaxedSIMD tells whether QConv's layers with weights of up to 7 bits run on the
+	// relaxed-SIMD int8 dot-product kernels (kernels/relaxed.wat) where the browser has them.
+	RelaxedSIMD bool `json:"relaxed_simd"`
 }
 
 // EngineReport is the integer engine's result on labelled images.
@@ -412,7 +415,7 @@ func (s *Session) BuildEngine() (info EngineInfo, err error) {
 		return EngineInfo{}, err
 	}
 	s.net = net
-	info = EngineInfo{Layers: net.Layers(), Kernels: net.KernelCounts(), SIMD: kernels.SIMD()}
+	info = EngineInfo{Layers: net.Layers(), Kernels: net.KernelCounts(), SIMD: kernels.SIMD(), RelaxedSIMD: kernels.RelaxedSIMD()}
 	info.PackedBytes, info.FloatBytes = net.Sizes()
 	return info, nil
 }

@@ -1,8 +1,8 @@
 // browser-bench runs tools/bench.html in headless Chromium (single thread): ONNX Runtime Web
 // FP32 on ResNet-20, on the plain int8 contender (tools/int8-contender.mjs, served as
 // /int8.onnx) and on fourbit's fused W4A8 export, beside fourbit's module — FP32 and the W4A4
-// integer engine, with its WebAssembly SIMD128 kernels and with the Go kernels (simd.wasm
-// withheld).
+// integer engine, with its WebAssembly relaxed-SIMD kernels (Chromium has relaxed SIMD), with
+// SIMD128 only (simd-relaxed.wasm withheld) and with the Go kernels (both modules withheld).
 //
 //   node tools/browser-bench.mjs [seconds]     (after ./build.sh page)
 import { join, dirname, normalize, extname } from 'node:path';
@@ -42,14 +42,14 @@ const browser = await chromium.launch({
 });
 const results = {};
 try {
-  for (const noSIMD of [false, true]) {
+  for (const [name, withheld] of [['relaxed_simd', []], ['simd128', ['simd-relaxed.wasm']], ['go_kernels', ['simd-relaxed.wasm', 'simd.wasm']]]) {
     const page = await browser.newPage();
-    if (noSIMD) await page.route('**/simd.wasm', (r) => r.abort());
+    for (const file of withheld) await page.route(`**/${file}`, (r) => r.abort());
     await page.goto(`${url}tools/bench.html?seconds=${seconds}`);
     await page.waitForFunction(() => window.benchResult, null, { timeout: 15 * 60 * 1000 });
     const r = await page.evaluate(() => window.benchResult);
     if (r.error) throw new Error(r.error);
-    results[noSIMD ? 'go_kernels' : 'simd'] = r;
+    results[name] = r;
     await page.close();
   }
 } finally {

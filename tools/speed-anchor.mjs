@@ -1,7 +1,9 @@
 // speed-anchor measures, in one run on one machine, single-threaded: ONNX Runtime Web (its
 // wasm backend, in Node) on fourbit's ONNX export of ResNet-20, and fourbit's own wasm build
-// (`fourbit bench` under tools/wasm-exec-simd.mjs, with its SIMD128 kernels and with the Go
-// kernels): kernel GOPS, images/s of the fp32 path and of the integer engine. ONNX Runtime
+// (`fourbit bench` under tools/wasm-exec-simd.mjs, with its relaxed-SIMD kernels — Node 20
+// needs --experimental-wasm-relaxed-simd, and --no-liftoff, since its experimental baseline
+// compiler computes them wrong and the host's self-check refuses them there — with SIMD128
+// only, and with the Go kernels): kernel GOPS, images/s of the fp32 path and of the integer engine. ONNX Runtime
 // Web's int8 contender is the plain int8 QDQ model of tools/int8-contender.mjs (needs Debian's
 // python3-onnx), which ORT fuses into QLinearConv.
 //
@@ -43,14 +45,15 @@ const int8 = int8Contender(root, join(root, 'bin', 'fourbit'), tmp);
 const ortWebInt8 = int8 ? await ortWebRate(int8) : null;
 const ortWebFused = await ortWebRate(fusedExport(root, join(root, 'bin', 'fourbit'), tmp));
 
-// fourbit's wasm build, one thread: with its SIMD128 kernels bound, and with the Go kernels.
+// fourbit's wasm build, one thread: with its relaxed-SIMD kernels, SIMD128 only, Go kernels.
 const wasm = join(tmp, 'fourbit.wasm');
 execFileSync('go', ['build', '-tags', 'simd', '-o', wasm, './cmd/fourbit'], { cwd: root, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' } });
-const bench = (noSIMD) => JSON.parse(execFileSync('node', ['--stack-size=8192', join(root, 'tools', 'wasm-exec-simd.mjs'), wasm, 'bench', '--json', '--seconds', String(seconds),
+const bench = (noSIMD, relaxed) => JSON.parse(execFileSync('node', [...(relaxed ? ['--experimental-wasm-relaxed-simd', '--no-liftoff'] : []), '--stack-size=8192', join(root, 'tools', 'wasm-exec-simd.mjs'), wasm, 'bench', '--json', '--seconds', String(seconds),
   '--model', r20, '--calib', join(root, 'testdata', 'cifar10-png', 'calib')],
 { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, ...(noSIMD ? { FOURBIT_NO_SIMD: '1' } : {}) } }));
 const summary = (fb) => ({
   simd: fb.simd,
+  relaxed_simd: fb.relaxed_simd,
   fp32_images_per_sec: +fb.resnet20_fp32_images_per_sec.toFixed(1),
   w4a4_simulated_images_per_sec: +fb.resnet20_w4a4_simulated_images_per_sec.toFixed(1),
   engine_images_per_sec: +fb.resnet20_w4a4_engine_images_per_sec.toFixed(1),
@@ -62,6 +65,7 @@ console.log(JSON.stringify({
   onnxruntime_web_fp32_images_per_sec: +ortWeb.toFixed(1),
   onnxruntime_web_int8_images_per_sec: ortWebInt8 && +ortWebInt8.toFixed(1),
   onnxruntime_web_fourbit_fused_w4a8_images_per_sec: +ortWebFused.toFixed(1),
-  fourbit_wasm_simd: summary(bench(false)),
-  fourbit_wasm_go_kernels: summary(bench(true)),
+  fourbit_wasm_relaxed_simd: summary(bench(false, true)),
+  fourbit_wasm_simd128: summary(bench(false, false)),
+  fourbit_wasm_go_kernels: summary(bench(true, false)),
 }, null, 2));

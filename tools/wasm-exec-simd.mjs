@@ -1,7 +1,8 @@
 // wasm-exec-simd runs a Go js/wasm program (a test binary, the CLI) under Node the way Go's
-// wasm_exec_node.js does, with fourbit's SIMD kernels (www/simd.wasm) bound: the exec program
-// for `go test -tags simd`, so that every wasm test of the kernels and the engine runs through
-// the SIMD path.
+// wasm_exec_node.js does, with fourbit's SIMD kernels bound (www/simd-relaxed.wasm where Node
+// runs relaxed SIMD — node --experimental-wasm-relaxed-simd — else www/simd.wasm): the exec
+// program for `go test -tags simd`, so that every wasm test of the kernels and the engine runs
+// through the SIMD path.
 //
 //   GOOS=js GOARCH=wasm go test -tags simd -exec="node --stack-size=8192 tools/wasm-exec-simd.mjs" ./kernels
 //   FOURBIT_NO_SIMD=1 …   runs the same binary with the Go kernels (SIMD not bound)
@@ -29,15 +30,13 @@ const simd = simdState();
 Object.assign(go.importObject, simdImports(simd));
 try {
   const { instance } = await WebAssembly.instantiate(readFileSync(process.argv[2]), go.importObject);
-  let bytes = null;
-  if (!process.env.FOURBIT_NO_SIMD) {
-    try {
-      bytes = readFileSync(process.env.FOURBIT_SIMD_WASM || join(root, 'www', 'simd.wasm'));
-    } catch {
-      bytes = null;
-    }
-  }
-  await bindSIMD(simd, bytes, instance.exports.mem);
+  // FOURBIT_NO_SIMD=1: the Go kernels; FOURBIT_SIMD_WASM=file: that module alone.
+  const load = (name) => {
+    if (process.env.FOURBIT_NO_SIMD) return null;
+    if (process.env.FOURBIT_SIMD_WASM) return name === 'simd.wasm' ? readFileSync(process.env.FOURBIT_SIMD_WASM) : null;
+    return readFileSync(join(root, 'www', name));
+  };
+  await bindSIMD(simd, load, instance.exports.mem);
   process.on('exit', (code) => {
     if (code === 0 && !go.exited) {
       go._pendingEvent = { id: 0 };

@@ -33,8 +33,10 @@ func main() {
 		"evaluate":          func(a []js.Value) (any, error) { return evaluate(s, a) },
 		"infer":             func(a []js.Value) (any, error) { return infer(s, a) },
 		"listen":            func(a []js.Value) (any, error) { return listen(s, a) },
-		"features":          func([]js.Value) (any, error) { return map[string]bool{"simd": kernels.SIMD()}, nil },
-		"buildEngine":       func([]js.Value) (any, error) { return s.BuildEngine() },
+		"features": func([]js.Value) (any, error) {
+			return map[string]bool{"simd": kernels.SIMD(), "relaxed_simd": kernels.RelaxedSIMD()}, nil
+		},
+		"buildEngine": func([]js.Value) (any, error) { return s.BuildEngine() },
 		"evaluateEngine": func(a []js.Value) (any, error) {
 			src, progress, err := labelled(s, a)
 			if err != nil {

@@ -483,7 +483,7 @@ async function runEngine() {
   const info = await state.fb.buildEngine();
   const rep = await state.fb.evaluateEngine(state.test, state.labels, progress('integer engine'));
   const e = rep.engine;
-  $('engine-status').textContent = `Integer engine (${info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
+  $('engine-status').textContent = `Integer engine (${info.relaxed_simd ? 'WebAssembly relaxed-SIMD and SIMD128 kernels' : info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
     `top-1 ${e.top1.toFixed(2)}% ± ${e.top1_stderr.toFixed(2)}, the simulated network's class on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images (${rep.agreed_simulated}), ` +
     `${e.images_per_sec.toFixed(1)} images/s on one thread; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
     `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.kernels) + fallbackNote(info.layers);
@@ -675,9 +675,11 @@ async function main() {
     state.fb = await FourBitPool.create({ size: Math.min(navigator.hardwareConcurrency || 2, 4) });
     await loadDemo();
     const f = await state.fb.features();
-    $('kernels').textContent = f.simd
-      ? 'Integer kernels: WebAssembly SIMD128 (kernels/simd.wat).'
-      : `Integer kernels: the portable Go kernels — no WebAssembly SIMD128 here (${f.simd_reason}).`;
+    $('kernels').textContent = f.relaxed_simd
+      ? 'Integer kernels: WebAssembly SIMD128 (kernels/simd.wat), with relaxed SIMD\'s int8 dot products for weights of up to 7 bits (kernels/relaxed.wat).'
+      : f.simd
+        ? `Integer kernels: WebAssembly SIMD128 (kernels/simd.wat)${f.simd_reason === 'bound' ? '' : ` — ${f.simd_reason.replace(/^bound \((.*)\)$/, '$1')}`}.`
+        : `Integer kernels: the portable Go kernels — no WebAssembly SIMD128 here (${f.simd_reason}).`;
     window.fourbitPage.features = f;
     window.fourbitPage.ready = true;
   } catch (e) {

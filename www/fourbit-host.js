@@ -4,8 +4,9 @@
 // third element, what was done — learned rounding's report of a layer — where the call says).
 // wasm_exec.js (from the Go installation) must have defined globalThis.Go first.
 
-// loadSIMD () => Promise<Uint8Array|null> gives simd.wasm, the SIMD128 kernels the module
-// calls through fourbit-simd.js; without them (or without SIMD in the engine) the Go kernels run.
+// loadSIMD (name) => Promise<Uint8Array|null> gives 'simd-relaxed.wasm' or 'simd.wasm', the
+// SIMD kernels the module calls through fourbit-simd.js (the relaxed-SIMD module where the
+// engine has relaxed SIMD); without them (or without SIMD in the engine) the Go kernels run.
 import { simdState, simdImports, bindSIMD } from './fourbit-simd.js';
 
 export function serve({ post, listen, instantiate, loadSIMD }) {
@@ -17,13 +18,7 @@ export function serve({ post, listen, instantiate, loadSIMD }) {
     instantiate(go.importObject)
       .then(async (result) => {
         const instance = result.instance || result;
-        let bytes = null;
-        try {
-          bytes = loadSIMD ? await loadSIMD() : null;
-        } catch {
-          bytes = null;
-        }
-        await bindSIMD(simd, bytes, instance.exports.mem);
+        await bindSIMD(simd, loadSIMD || (() => null), instance.exports.mem);
         go.run(instance).then(
           () => { globalThis.fourbitExited = true; },
           (e) => { globalThis.fourbitExited = String(e); });

@@ -7,8 +7,8 @@ serve({
   listen: (f) => self.addEventListener('message', (e) => f(e.data)),
   instantiate: (imports) =>
     WebAssembly.instantiateStreaming(fetch(new URL('fourbit.wasm', import.meta.url)), imports),
-  loadSIMD: async () => {
-    const r = await fetch(new URL('simd.wasm', import.meta.url));
+  loadSIMD: async (name) => {
+    const r = await fetch(new URL(name, import.meta.url));
     return r.ok ? new Uint8Array(await r.arrayBuffer()) : null;
   },
 });

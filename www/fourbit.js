@@ -95,12 +95,14 @@ export class FourBit {
   calibrateDataFree() { return this.#call('calibrateDataFree', []); }
 
   // features tells how the module computes: {simd: true} when its integer kernels run on
-  // WebAssembly SIMD128 (else the portable Go kernels).
+  // WebAssembly SIMD128 (else the portable Go kernels), {relaxed_simd: true} when the
+  // convolutions with weights of up to 7 bits also use relaxed SIMD's int8 dot products
+  // (per-tensor activations); simd_reason says why.
   features() { return this.#call('features', []); }
 
   // buildEngine builds the integer engine (packed weights, integer kernels) of the quantized
   // network from its plan, which must carry every tensor as codes (options.carry_bits, e.g. 8):
-  // {layers, kernels, packed_bytes, float_bytes, simd}.
+  // {layers, kernels, packed_bytes, float_bytes, simd, relaxed_simd}.
   buildEngine() { return this.#call('buildEngine', []); }
 
   // evaluateEngine runs the integer engine on labelled images, on this module's one thread:

@@ -31,7 +31,8 @@ type benchOutput struct {
 	ConvFolded     []convBench `json:"conv_int32_folded"`
 	ConvQ          []convBench `json:"conv_qconv"`
 	SIMD           bool        `json:"simd"`
-	Native         bool        `json:"native_simd"` // the AVX-512 kernels of a GOEXPERIMENT=simd build
+	RelaxedSIMD    bool        `json:"relaxed_simd"` // QConv on kernels/relaxed.wat's int8 dot products
+	Native         bool        `json:"native_simd"`  // the AVX-512 kernels of a GOEXPERIMENT=simd build
 	GemmF32        float64     `json:"gemm_f32_64x576x1024_gops"`
 	GemmInt4       float64     `json:"gemm_int4_64x576x1024_gops"`
 	FP32ImagesSec  float64     `json:"resnet20_fp32_images_per_sec"`
@@ -70,7 +71,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	d := time.Duration(*secs * float64(time.Second))
-	out := benchOutput{Platform: runtime.GOOS + "/" + runtime.GOARCH, Threads: runtime.GOMAXPROCS(0), SIMD: kernels.SIMD(), Native: kernels.NativeSIMD()}
+	out := benchOutput{Platform: runtime.GOOS + "/" + runtime.GOARCH, Threads: runtime.GOMAXPROCS(0), SIMD: kernels.SIMD(), RelaxedSIMD: kernels.RelaxedSIMD(), Native: kernels.NativeSIMD()}
 	r := rand.New(rand.NewPCG(1, 1))
 	rnd := func(n int) []float32 {
 		s := make([]float32, n)

@@ -113,7 +113,7 @@ test('the page quantizes ResNet-20 to W4A4 in the browser', { timeout: 20 * 60 *
 
     // Without the SIMD kernels (as in a browser without SIMD128): the Go kernels, and the page says so.
     const plain = await browser.newPage();
-    await plain.route('**/simd.wasm', (r) => r.abort());
+    await plain.route('**/simd*.wasm', (r) => r.abort()); // simd.wasm and simd-relaxed.wasm
     await plain.goto(srv.url);
     await plain.waitForFunction(() => window.fourbitPage && window.fourbitPage.ready, null, { timeout: 120000 });
     assert.match(await plain.textContent('#kernels'), /portable Go kernels — no WebAssembly SIMD128 here/);

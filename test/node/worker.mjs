@@ -10,5 +10,5 @@ serve({
   post: (m) => parentPort.postMessage(m),
   listen: (f) => parentPort.on('message', f),
   instantiate: (imports) => WebAssembly.instantiate(readFileSync(workerData.wasm), imports),
-  loadSIMD: async () => (workerData.noSIMD ? null : readFileSync(new URL('../../www/simd.wasm', import.meta.url))),
+  loadSIMD: async (name) => (workerData.noSIMD ? null : readFileSync(new URL(`../../www/${name}`, import.meta.url))),
 });
