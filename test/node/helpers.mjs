@@ -1,7 +1,9 @@
 // Helpers shared by the Node tests: a Worker shim and the image folder order of the Go
 // dataset package (sorted class folders, sorted files, classes interleaved).
 import { Worker } from 'node:worker_threads';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FourBit, FourBitPool } from '../../www/fourbit.js';
@@ -54,4 +56,24 @@ export function folderImages(dir, limit) {
   }
   const n = limit > 0 ? Math.min(limit, images.length) : images.length;
   return { images: images.slice(0, n), labels: labels.slice(0, n) };
+}
+
+// nativeEngine returns the native integer engine's top-1 class of every image of testDir
+// (the CLI's `logits --engine`, calibrated on the first calibImages of calibDir).
+export function nativeEngine(model, calibDir, testDir, calibImages, flags) {
+  const tmp = mkdtempSync(join(tmpdir(), 'fourbit-engine-'));
+  try {
+    const out = JSON.parse(execFileSync(join(root, 'bin', 'fourbit'), ['logits', '--model', model, '--data', testDir, '--calib', calibDir,
+      '--engine', '--calib-images', String(calibImages), ...flags, '--out', join(tmp, 'y.f32')], { encoding: 'utf8' }));
+    const b = readFileSync(join(tmp, 'y.f32'));
+    const y = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+    const classes = out.classes;
+    return Array.from({ length: out.images }, (_, i) => {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (y[i * classes + c] > y[i * classes + best]) best = c;
+      return best;
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

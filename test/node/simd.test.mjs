@@ -5,37 +5,15 @@
 // per-tensor activations: QConv's im2col_q/gemm_q and add_q). Single-thread images/s are printed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { root, startModule, folderImages } from './helpers.mjs';
+import { root, startModule, folderImages, nativeEngine } from './helpers.mjs';
 
-const fourbit = join(root, 'bin', 'fourbit');
 const model = join(root, 'testdata/cifar10-resnet/resnet20-12fca82f.th');
 const calibDir = join(root, 'testdata/cifar10-png/calib');
 const testDir = join(root, 'testdata/cifar10-png/test');
 // The first 64 calibration images (the CLI's and folderImages' order: classes interleaved).
 const calibImages = 64;
-
-// nativeEngine returns the native integer engine's top-1 class of every test image.
-function nativeEngine(flags) {
-  const tmp = mkdtempSync(join(tmpdir(), 'fourbit-simd-'));
-  try {
-    const out = JSON.parse(execFileSync(fourbit, ['logits', '--model', model, '--data', testDir, '--calib', calibDir,
-      '--engine', '--calib-images', String(calibImages), ...flags, '--out', join(tmp, 'y.f32')], { encoding: 'utf8' }));
-    const b = readFileSync(join(tmp, 'y.f32'));
-    const y = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
-    const classes = out.classes;
-    return Array.from({ length: out.images }, (_, i) => {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (y[i * classes + c] > y[i * classes + best]) best = c;
-      return best;
-    });
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
 
 const paths = [
   { name: 'per-channel activations (int32-folded, gemm_i32)', flags: [], options: {}, kernel: 'int32-folded' },
@@ -47,7 +25,7 @@ test('the browser module\'s integer engine, with and without SIMD, predicts what
   const calib = folderImages(calibDir, calibImages);
   const tst = folderImages(testDir, 150);
   for (const path of paths) {
-    const want = nativeEngine(path.flags).slice(0, tst.images.length);
+    const want = nativeEngine(model, calibDir, testDir, calibImages, path.flags).slice(0, tst.images.length);
     assert.equal(want.length, tst.images.length);
     for (const noSIMD of [false, true]) {
       const fb = await startModule({ noSIMD });
