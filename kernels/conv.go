@@ -63,6 +63,9 @@ type Conv struct {
 	direct        []int32
 	directMax     int  // the largest of direct's offsets
 	directShifted bool // direct reads kx-shifted planes (rows narrower than 16 pixels)
+	// koff holds, for the WebAssembly im2col kernel (simd_js.go), the byte offset of each
+	// (channel, ky, kx) term in the zero-padded planes of one group; nil in other builds.
+	koff []int32
 	// scratch keeps ForwardBatch's scratch buffers between calls: allocating (and clearing)
 	// one per call cost more than the convolution itself at batch 1. Forward never reads
 	// scratch before writing it, so a buffer needs no clearing.
@@ -86,6 +89,7 @@ func NewConv(p ConvParams, w, bias []float32) (*Conv, error) {
 		c.groups = append(c.groups, PackA(w[g*ocg*k:], ocg, k, k))
 	}
 	c.prepareDirect()
+	c.prepareSIMD()
 	return c, nil
 }
 
@@ -93,7 +97,7 @@ func NewConv(p ConvParams, w, bias []float32) (*Conv, error) {
 func (c *Conv) ScratchLen() int {
 	p := c.P
 	k, n := p.InC/p.Groups*p.KH*p.KW, p.OutH()*p.OutW()
-	return max(PackedBLen(k, n), nativeScratch(p))
+	return max(PackedBLen(k, n), nativeScratch(p)) + simdScratch(p)
 }
 
 // forceGo makes Forward take the portable kernels even where native vector kernels exist
@@ -110,7 +114,9 @@ func (c *Conv) Forward(dst, src, scratch []float32) {
 	n := p.OutH() * p.OutW()
 	icg, ocg := p.InC/p.Groups, p.OutC/p.Groups
 	for g := 0; g < p.Groups; g++ {
-		Im2colPacked(scratch, src[g*icg*p.InH*p.InW:], icg, p)
+		if !im2colSIMD(scratch, src[g*icg*p.InH*p.InW:], icg, c) {
+			Im2colPacked(scratch, src[g*icg*p.InH*p.InW:], icg, p)
+		}
 		var bias []float32
 		if c.Bias != nil {
 			bias = c.Bias[g*ocg:]

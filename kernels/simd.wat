@@ -20,6 +20,7 @@
 ;;   add_q: kernels.AddCodes — two code tensors added and requantized per channel.
 ;;   quant_f32: kernels.QuantizeCodes — float32 values to codes (the float first layer's output).
 ;;   sgemm: kernels.SgemmPacked — the float GEMM (the first layer, and the float network).
+;;   im2col_f32: kernels.Im2colPacked — the float convolution's matrix, from padded planes.
 ;; The float32 steps follow the Go kernels' order exactly (mul, mul, add, add, nearest, max,
 ;; min), so the codes are the same, bit for bit.
 (module
@@ -394,6 +395,47 @@
       (v128.or (v128.and (local.get $v) (v128.const i64x2 0x8000000000000000 0x8000000000000000)) (v128.const f64x2 1 1))
       (f64x2.ge (f64x2.abs (f64x2.sub (local.get $v) (local.get $t))) (v128.const f64x2 0.5 0.5)))))
     (f64x2.min (f64x2.max (local.get $t) (local.get $lo)) (local.get $hi)))
+
+  ;; im2col_f32 (dst pad koff k oh ow wp sh sw): kernels.Im2colPacked from one group's planes
+  ;;   copied with their padding written as 0 (pad; rows of wp floats): the K×N matrix in
+  ;;   panels of 4 columns, k-major, as SgemmPacked reads it. koff is each k's byte offset from
+  ;;   an output pixel's window origin. Each k's row is filled output row by output row; four
+  ;;   columns of one panel that are consecutive pixels at stride 1 are one v128, the others
+  ;;   are copied one by one (as 32-bit words: the float bits are copied, never computed).
+  (func (export "im2col_f32") (param $dst i32) (param $pad i32) (param $koff i32) (param $k i32)
+        (param $oh i32) (param $ow i32) (param $wp i32) (param $sh i32) (param $sw i32)
+    (local $kk i32) (local $oy i32) (local $ox i32) (local $j i32) (local $rb i32) (local $rowstep i32)
+    (local.set $rowstep (i32.shl (i32.mul (local.get $sh) (local.get $wp)) (i32.const 2)))
+    (local.set $kk (i32.const 0))
+    (block $done_k (loop $loop_k
+      (br_if $done_k (i32.ge_u (local.get $kk) (local.get $k)))
+      (local.set $rb (i32.add (local.get $pad) (i32.load (i32.add (local.get $koff) (i32.shl (local.get $kk) (i32.const 2))))))
+      (local.set $j (i32.const 0))
+      (local.set $oy (i32.const 0))
+      (block $done_y (loop $loop_y
+        (br_if $done_y (i32.ge_u (local.get $oy) (local.get $oh)))
+        (local.set $ox (i32.const 0))
+        (block $done_x (loop $loop_x
+          (br_if $done_x (i32.ge_u (local.get $ox) (local.get $ow)))
+          (if (i32.and (i32.and (i32.eq (local.get $sw) (i32.const 1)) (i32.eqz (i32.and (local.get $j) (i32.const 3))))
+                (i32.ge_s (i32.sub (local.get $ow) (local.get $ox)) (i32.const 4)))
+            (then
+              (v128.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (i32.shr_u (local.get $j) (i32.const 2)) (local.get $k)) (local.get $kk)) (i32.const 4)))
+                (v128.load (i32.add (local.get $rb) (i32.shl (local.get $ox) (i32.const 2)))))
+              (local.set $ox (i32.add (local.get $ox) (i32.const 4)))
+              (local.set $j (i32.add (local.get $j) (i32.const 4))))
+            (else
+              (i32.store (i32.add (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (i32.shr_u (local.get $j) (i32.const 2)) (local.get $k)) (local.get $kk)) (i32.const 4)))
+                  (i32.shl (i32.and (local.get $j) (i32.const 3)) (i32.const 2)))
+                (i32.load (i32.add (local.get $rb) (i32.shl (i32.mul (local.get $ox) (local.get $sw)) (i32.const 2)))))
+              (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+              (local.set $j (i32.add (local.get $j) (i32.const 1)))))
+          (br $loop_x)))
+        (local.set $rb (i32.add (local.get $rb) (local.get $rowstep)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $loop_y)))
+      (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+      (br $loop_k))))
 
   ;; sgemm (c ldc a b m k n bias): kernels.SgemmPacked — C = A·B (+ bias per row, 0 for none)
   ;;   in float32, A packed in panels of 2 rows ([k][2]), B in panels of 4 columns ([k][4]);

@@ -204,3 +204,67 @@ func sgemmSIMD(c []float32, ldc int, a *PackedA, bp []float32, n int, bias []flo
 	runtime.KeepAlive(bias)
 	return true
 }
+
+//go:wasmimport fourbit_simd im2col_f32
+func simdIm2colF32(dst, pad, koff unsafe.Pointer, k, oh, ow, wp, sh, sw int32)
+
+// simdScratch is the room the float im2col kernel needs after the matrix: one group's input
+// planes with their padding.
+func simdScratch(p ConvParams) int {
+	return p.InC / p.Groups * (p.InH + p.PadT + p.PadB) * (p.InW + p.PadL + p.PadR)
+}
+
+// prepareSIMD computes the float im2col kernel's offsets: each (channel, ky, kx) term's
+// byte offset from an output pixel's window origin in the padded planes.
+func (c *Conv) prepareSIMD() {
+	p := c.P
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	if !small(p.InC*hp*wp*4, p.OutH(), p.OutW(), p.StrideH*wp) {
+		return
+	}
+	for ci := 0; ci < p.InC/p.Groups; ci++ {
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				c.koff = append(c.koff, int32(4*(ci*hp*wp+ky*p.DilH*wp+kx*p.DilW)))
+			}
+		}
+	}
+}
+
+// im2colSIMD is Im2colPacked on the SIMD kernel im2col_f32: the group's planes are copied
+// with their padding written as 0 into the scratch after the matrix, and each (channel, ky,
+// kx) row of the matrix is gathered from them without bounds to test — four columns in one
+// v128 where they are consecutive pixels of one output row at stride 1.
+func im2colSIMD(scratch, src []float32, icg int, c *Conv) bool {
+	p := c.P
+	if !SIMD() || c.koff == nil {
+		return false
+	}
+	oh, ow := p.OutH(), p.OutW()
+	n, k := oh*ow, len(c.koff)
+	blen := PackedBLen(k, n)
+	hp, wp := p.InH+p.PadT+p.PadB, p.InW+p.PadL+p.PadR
+	if len(scratch) < blen+icg*hp*wp || len(src) < icg*p.InH*p.InW {
+		return false
+	}
+	pad := scratch[blen : blen+icg*hp*wp]
+	if p.PadT+p.PadB+p.PadL+p.PadR > 0 {
+		clear(pad)
+	}
+	for ci := 0; ci < icg; ci++ {
+		for y := 0; y < p.InH; y++ {
+			copy(pad[(ci*hp+y+p.PadT)*wp+p.PadL:], src[(ci*p.InH+y)*p.InW:(ci*p.InH+y+1)*p.InW])
+		}
+	}
+	if tail := n % nr; tail != 0 { // the last panel's padding columns are zero
+		last := scratch[(n/nr)*k*nr : blen]
+		for kk := 0; kk < k; kk++ {
+			clear(last[kk*nr+tail : (kk+1)*nr])
+		}
+	}
+	simdIm2colF32(unsafe.Pointer(&scratch[0]), unsafe.Pointer(&pad[0]), unsafe.Pointer(&c.koff[0]),
+		int32(k), int32(oh), int32(ow), int32(wp), int32(p.StrideH), int32(p.StrideW))
+	runtime.KeepAlive(scratch)
+	runtime.KeepAlive(c)
+	return true
+}

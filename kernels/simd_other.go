@@ -20,4 +20,10 @@ func addCodesSIMD([]uint8, []uint8, []uint8, int, []AddRequant) bool { return fa
 
 func quantizeCodesSIMD([]uint8, []float32, int, []Affine) bool { return false }
 
+func simdScratch(ConvParams) int { return 0 }
+
+func (c *Conv) prepareSIMD() {}
+
+func im2colSIMD([]float32, []float32, int, *Conv) bool { return false }
+
 func sgemmSIMD([]float32, int, *PackedA, []float32, int, []float32) bool { return false }

@@ -34,6 +34,7 @@ export function simdImports(state) {
       gemm_q4: need('gemm_q4'),
       add_q: need('add_q'),
       sgemm: need('sgemm'),
+      im2col_f32: need('im2col_f32'),
       quant_f32: need('quant_f32'),
     },
   };
