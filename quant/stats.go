@@ -75,6 +75,7 @@ func NewAccumulator(bins int) *Accumulator {
 func (a *Accumulator) Add(xs []float32) {
 	var n, zeros int64
 	var sum float64
+	var negZero, posZero bool
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, x := range xs {
 		v := float64(x)
@@ -83,12 +84,30 @@ func (a *Accumulator) Add(xs []float32) {
 			continue
 		}
 		n++
-		if v == 0 {
+		if v == 0 { // adds nothing to the sum; its sign is folded into lo, hi below
 			zeros++
+			if math.Signbit(v) {
+				negZero = true
+			} else {
+				posZero = true
+			}
+			continue
 		}
 		sum += v
-		lo = min(lo, v) // v is finite: the builtins give math.Min/Max's results, inline
-		hi = max(hi, v)
+		// Plain comparisons, not the min/max builtins: the same results for non-zero finite
+		// values, inline on every port (in WebAssembly the builtins are runtime calls).
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	if negZero { // min/max's order of zeros: −0 < +0
+		lo, hi = min(lo, math.Copysign(0, -1)), max(hi, math.Copysign(0, -1))
+	}
+	if posZero {
+		lo, hi = min(lo, 0), max(hi, 0)
 	}
 	a.zeros += zeros
 	if n == 0 {

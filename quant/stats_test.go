@@ -92,3 +92,43 @@ func TestSummarizeChannels(t *testing.T) {
 		t.Errorf("channel summaries: %+v %+v", ss[0], ss[1])
 	}
 }
+
+// TestAccumulatorMinMaxSignedZeros: the range is math.Min/Max's over the finite values, the
+// signs of zeros included (−0 < +0), however the zeros, negatives and positives mix, and the
+// moments and zero count do not depend on the zeros' signs.
+func TestAccumulatorMinMaxSignedZeros(t *testing.T) {
+	nz := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	for _, xs := range [][]float32{
+		{nz}, {0}, {nz, 0}, {0, nz}, {nz, 3}, {0, -2}, {5, nz, 0, nan}, {-1, nz}, {2, 0, nz, -3}, {nan, 0},
+	} {
+		acc := NewAccumulator(64)
+		acc.Add(xs)
+		s, err := acc.Summary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		var n, zeros int64
+		var sum float64
+		for _, x := range xs {
+			v := float64(x)
+			if math.IsNaN(v) {
+				continue
+			}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			n++
+			sum += v
+			if v == 0 {
+				zeros++
+			}
+		}
+		if math.Float64bits(s.Min) != math.Float64bits(lo) || math.Float64bits(s.Max) != math.Float64bits(hi) {
+			t.Errorf("%v: range [%v (signbit %v), %v (signbit %v)], want [%v (%v), %v (%v)]", xs,
+				s.Min, math.Signbit(s.Min), s.Max, math.Signbit(s.Max), lo, math.Signbit(lo), hi, math.Signbit(hi))
+		}
+		if s.Count != n || s.Zeros != zeros || s.Mean != sum/float64(n) {
+			t.Errorf("%v: count %d zeros %d mean %v, want %d %d %v", xs, s.Count, s.Zeros, s.Mean, n, zeros, sum/float64(n))
+		}
+	}
+}
