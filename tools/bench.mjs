@@ -2,7 +2,7 @@
 // ONNX Runtime Web (wasm backend, SIMD) on fourbit's float ONNX export of ResNet-20, and
 // fourbit's module (its worker, one thread): FP32 forward, and the W4A4 integer engine with
 // per-channel and per-tensor activations, on the committed CIFAR-10 images.
-import { FourBit } from '../www/fourbit.js';
+import { FourBit, FourBitPool } from '../www/fourbit.js';
 
 const params = new URLSearchParams(location.search);
 const seconds = Number(params.get('seconds') || 3);
@@ -39,6 +39,21 @@ async function main() {
     }
     out[`fourbit_engine_${name}_images_per_sec`] = best;
   }
+  // Two workers (FourBitPool: the images split between two modules), per-tensor engine.
+  const pool = await FourBitPool.create({ size: 2 });
+  await pool.load(await bytes('../www/demo/' + manifest.model));
+  await pool.calibrate(calib);
+  await pool.quantize({ ...defaults, a_per_channel: false, pcba_w: false, pcba_a: false, carry_bits: 8, calib_images: 256 });
+  await pool.buildEngine();
+  await pool.evaluateEngine(test.slice(0, 100), labels.slice(0, 100));
+  let bestPool = 0;
+  const tp = performance.now();
+  while (performance.now() - tp < seconds * 1000 || bestPool === 0) {
+    const r = await pool.evaluateEngine(test, labels);
+    bestPool = Math.max(bestPool, r.engine.images_per_sec);
+  }
+  out.fourbit_engine_per_tensor_two_workers_images_per_sec = bestPool;
+  pool.terminate();
   const onnx = await fb.exportONNX({ quantized: false });
   // fourbit's fused export (W4A8, per-tensor activations: the form ORT's integer kernels take).
   await fb.quantize({ ...defaults, wbits: 4, abits: 8, a_per_channel: false, pcba_w: false, pcba_a: false, bias_correct: 'off', carry_bits: 8, calib_images: 256 });
@@ -47,9 +62,8 @@ async function main() {
 
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', location.href).href;
-  const rate = async (model) => {
+  const rate = async (model, batch = 50) => {
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
-    const batch = 50;
     const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
     for (let i = 0; i < 3; i++) await session.run(feeds);
@@ -65,7 +79,10 @@ async function main() {
   out.onnxruntime_web_fourbit_fused_w4a8_images_per_sec = await rate(fused);
   // The plain int8 contender, when browser-bench.mjs could write it (see int8-contender.mjs).
   const int8 = await fetch('../int8.onnx');
-  out.onnxruntime_web_int8_images_per_sec = int8.ok ? await rate(new Uint8Array(await int8.arrayBuffer())) : null;
+  const int8Model = int8.ok ? new Uint8Array(await int8.arrayBuffer()) : null;
+  out.onnxruntime_web_int8_images_per_sec = int8Model ? await rate(int8Model) : null;
+  out.onnxruntime_web_int8_batch1_images_per_sec = int8Model ? await rate(int8Model, 1) : null;
+  out.onnxruntime_web_fp32_batch1_images_per_sec = await rate(onnx, 1);
   window.benchResult = out;
   document.getElementById('out').textContent = JSON.stringify(out, null, 2);
 }

@@ -477,7 +477,7 @@ function compareChart(results, fp32, bits) {
 }
 
 // runEngine packs the quantized network and runs it with integer kernels (WebAssembly SIMD128
-// where the browser has it) on the evaluation images, on one thread.
+// where the browser has it) on the evaluation images, split over the pool's workers.
 async function runEngine() {
   setStatus('building the integer engine…');
   const info = await state.fb.buildEngine();
@@ -485,7 +485,7 @@ async function runEngine() {
   const e = rep.engine;
   $('engine-status').textContent = `Integer engine (${info.relaxed_simd ? 'WebAssembly relaxed-SIMD and SIMD128 kernels' : info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
     `top-1 ${e.top1.toFixed(2)}% ± ${e.top1_stderr.toFixed(2)}, the simulated network's class on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images (${rep.agreed_simulated}), ` +
-    `${e.images_per_sec.toFixed(1)} images/s on one thread; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
+    `${e.images_per_sec.toFixed(1)} images/s on ${state.fb.size > 1 ? `${state.fb.size} workers` : 'one thread'}; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
     `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.kernels) + fallbackNote(info.layers);
   window.fourbitPage.lastEngine = { ...rep, info };
   setStatus('integer engine done');

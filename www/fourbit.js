@@ -185,10 +185,11 @@ function reject(message) {
   return Promise.reject(new Error(message));
 }
 
-// FourBitPool runs n modules (one Worker each) to use all cores. load, calibrate and
-// quantize go to every module — fourbit is deterministic, so they all hold the same state —
-// and evaluate splits the images between them and merges the counts, giving exactly the
-// numbers of a single module. The other calls go to the first module.
+// FourBitPool runs n modules (one Worker each) to use all cores. load, calibrate, quantize
+// and buildEngine go to every module — fourbit is deterministic, so they all hold the same
+// state — and evaluate and evaluateEngine split the images between them and merge the counts,
+// giving exactly the numbers of a single module (images/s: all the images over the slowest
+// part's time). The other calls go to the first module.
 export class FourBitPool {
   static async create({ size, workers } = {}) {
     const n = workers ? workers.length : Math.max(1, size || (globalThis.navigator && navigator.hardwareConcurrency) || 2);
@@ -212,8 +213,7 @@ export class FourBitPool {
   calibrate(images, onProgress) { return this.#all((m, i) => m.calibrate(images, i === 0 ? onProgress : undefined)); }
   calibrateDataFree() { return this.#all((m) => m.calibrateDataFree()); }
   features() { return this.members[0].features(); }
-  buildEngine() { return this.members[0].buildEngine(); }
-  evaluateEngine(images, labels, onProgress) { return this.members[0].evaluateEngine(images, labels, onProgress); }
+  buildEngine() { return this.#all((m) => m.buildEngine()); }
   quantize(options, onProgress) { return this.#all((m, i) => m.quantize(options, i === 0 ? onProgress : undefined)); }
   defaults() { return this.members[0].defaults(); }
   info() { return this.members[0].info(); }
@@ -230,18 +230,7 @@ export class FourBitPool {
   async evaluate(images, labels, onProgress, opts = {}) {
     if (!Array.isArray(images)) throw new Error('evaluate: images must be an array');
     labels = Array.from(labels || []);
-    const n = Math.min(this.members.length, Math.max(1, images.length));
-    const done = new Array(n).fill(0);
-    const totals = new Array(n).fill(0);
-    const parts = await Promise.all(Array.from({ length: n }, (_, i) => {
-      const lo = Math.floor((i * images.length) / n);
-      const hi = Math.floor(((i + 1) * images.length) / n);
-      return this.members[i].evaluate(images.slice(lo, hi), labels.slice(lo, hi), (d, t) => {
-        done[i] = d;
-        totals[i] = t;
-        if (onProgress) onProgress(done.reduce((a, b) => a + b, 0), totals.reduce((a, b) => a + b, 0));
-      }, opts);
-    }));
+    const parts = await this.#split(images, labels, onProgress, (m, ims, lbs, progress) => m.evaluate(ims, lbs, progress, opts));
     // The counts add up exactly; the module derives every figure from them (session.Judge).
     const merge = (key) => {
       if (!parts[0][key]) return undefined;
@@ -253,6 +242,38 @@ export class FourBitPool {
     };
     return this.members[0].judge({ fp32: merge('fp32'), quantized: merge('quantized'),
       agreed: parts.reduce((s, p) => s + p.agreed, 0), calib_images: parts[0].calib_images });
+  }
+
+  async evaluateEngine(images, labels, onProgress) {
+    if (!Array.isArray(images)) throw new Error('evaluateEngine: images must be an array');
+    labels = Array.from(labels || []);
+    const parts = await this.#split(images, labels, onProgress, (m, ims, lbs, progress) => m.evaluateEngine(ims, lbs, progress));
+    const sum = (f) => parts.reduce((s, p) => s + p.engine[f], 0);
+    const seconds = Math.max(...parts.map((p) => p.engine.seconds));
+    const n = sum('images');
+    // The module scores the merged counts (session.Judge), as for evaluate.
+    const judged = await this.members[0].judge({ quantized: { images: n, top1_count: sum('top1_count'), top5_count: sum('top5_count'),
+      seconds, images_per_sec: seconds > 0 ? n / seconds : 0 } });
+    const agreed = parts.reduce((s, p) => s + p.agreed_simulated, 0);
+    return { engine: judged.quantized, agreed_simulated: agreed, agreement_simulated: n > 0 ? (100 * agreed) / n : 0,
+      predicted: parts.flatMap((p) => p.predicted) };
+  }
+
+  // #split runs fn on one contiguous part of the images per module and reports the progress
+  // summed over them.
+  #split(images, labels, onProgress, fn) {
+    const n = Math.min(this.members.length, Math.max(1, images.length));
+    const done = new Array(n).fill(0);
+    const totals = new Array(n).fill(0);
+    return Promise.all(Array.from({ length: n }, (_, i) => {
+      const lo = Math.floor((i * images.length) / n);
+      const hi = Math.floor(((i + 1) * images.length) / n);
+      return fn(this.members[i], images.slice(lo, hi), labels.slice(lo, hi), (d, t) => {
+        done[i] = d;
+        totals[i] = t;
+        if (onProgress) onProgress(done.reduce((a, b) => a + b, 0), totals.reduce((a, b) => a + b, 0));
+      });
+    }));
   }
 
   terminate() { for (const m of this.members) m.terminate(); }

@@ -102,7 +102,7 @@ test('bad input from JavaScript rejects with a message and the next call works',
   }
 });
 
-test('a pool of two workers evaluates exactly as one module', async () => {
+test('a pool of two workers evaluates, and runs the integer engine, exactly as one module', async () => {
   const model = new Uint8Array(readFileSync(join(root, 'testdata/cifar10-resnet/resnet20-12fca82f.th')));
   const calib = folderImages(join(root, 'testdata/cifar10-png/calib'), 48);
   const tests = folderImages(join(root, 'testdata/cifar10-png/test'), 101);
@@ -110,8 +110,10 @@ test('a pool of two workers evaluates exactly as one module', async () => {
     try {
       await fb.load(model);
       await fb.calibrate(calib.images);
-      await fb.quantize({});
-      return await fb.evaluate(tests.images, tests.labels);
+      await fb.quantize({ ...(await fb.defaults()), a_per_channel: false, pcba_w: false, pcba_a: false, carry_bits: 8 });
+      const rep = await fb.evaluate(tests.images, tests.labels);
+      await fb.buildEngine();
+      return { ...rep, engine: await fb.evaluateEngine(tests.images, tests.labels) };
     } finally {
       fb.terminate();
     }
@@ -127,4 +129,11 @@ test('a pool of two workers evaluates exactly as one module', async () => {
   }
   assert.equal(pool.agreed, one.agreed);
   assert.equal(pool.agreement, one.agreement);
+  for (const key of ['images', 'top1', 'top5', 'top1_count', 'top5_count', 'top1_stderr']) {
+    assert.equal(pool.engine.engine[key], one.engine.engine[key], `engine ${key}`);
+  }
+  assert.deepEqual(pool.engine.predicted, one.engine.predicted);
+  assert.equal(pool.engine.agreed_simulated, one.engine.agreed_simulated);
+  assert.equal(pool.engine.agreement_simulated, one.engine.agreement_simulated);
+  assert.ok(pool.engine.engine.images_per_sec > 0);
 });
