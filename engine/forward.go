@@ -59,8 +59,9 @@ func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
 			}
 			if s.kind == kindLinear {
 				out = make([]uint8, batch*size)
-				var sc scratch
-				s.layer.linear(out, codes[s.in[0]], batch, &sc)
+				sc := net.getScratch()
+				s.layer.linear(out, codes[s.in[0]], batch, sc)
+				net.scratch.Put(sc)
 				break
 			}
 			out = make([]uint8, batch*size)
@@ -68,10 +69,11 @@ func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
 			inLen := nn.Size(n.Inputs[0].Shape)
 			l := s.layer
 			kernels.Parallel(batch, func(lo, hi int) {
-				var sc scratch
+				sc := net.getScratch()
 				for i := lo; i < hi; i++ {
-					l.convImage(out[i*size:(i+1)*size], in[i*inLen:(i+1)*inLen], &sc)
+					l.convImage(out[i*size:(i+1)*size], in[i*inLen:(i+1)*inLen], sc)
 				}
+				net.scratch.Put(sc)
 			})
 		case kindAdd:
 			out = make([]uint8, batch*size)
@@ -116,6 +118,15 @@ func (net *Net) Forward(x []float32, batch int) ([]float32, error) {
 	logits := make([]float32, len(codes[len(codes)-1]))
 	dequantizeChannels(logits, codes[len(codes)-1], last.out, batch)
 	return logits, nil
+}
+
+// getScratch returns a work buffer set of the pool (one goroutine's; the kernels write
+// before they read, so a reused one needs no clearing).
+func (net *Net) getScratch() *scratch {
+	if sc, ok := net.scratch.Get().(*scratch); ok {
+		return sc
+	}
+	return new(scratch)
 }
 
 // dequantized returns the real values of step s's inputs.
