@@ -13,7 +13,7 @@
 ;;     panels of 4 columns, k-major (PackBI16 / Im2colI16). Per k: the 4 values are widened
 ;;     to i32x4, each row's weight is splatted, and i64x2.extmul_{low,high}_i32x4_s give the
 ;;     exact 64-bit products (the engine's per-channel path, weights folded to 31 bits).
-;;   im2col_q, gemm_q: kernels.QConv — a conv from uint8 codes (one zero point) to uint8
+;;   pad_q, im2col_q, gemm_q: kernels.QConv — a conv from uint8 codes (one zero point) to uint8
 ;;     codes: the im2col matrix as zero-point-subtracted int16 pairs of k, a 4×8 tile of
 ;;     i32x4.dot_i16x8_s sums against the rows' splatted weight pairs, and the requantization
 ;;     in f32x4 (the engine's per-tensor path: codes in, codes out, no Go code per value).
@@ -164,6 +164,51 @@
         (br $loop_x)))
       (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
       (br $loop_y))))
+
+  ;; pad_q (dst src inc inh inw hp wp padt padl z size): QConv's padded input — size bytes at
+  ;;   dst filled with the zero point z, then each of the inc·inh input rows of inw codes copied
+  ;;   to its place (row padt + y, column padl of planes of hp rows of wp bytes).
+  (func (export "pad_q") (param $dst i32) (param $src i32) (param $inc i32) (param $inh i32) (param $inw i32)
+        (param $hp i32) (param $wp i32) (param $padt i32) (param $padl i32) (param $z i32) (param $size i32)
+    (local $i i32) (local $zv v128) (local $row i32) (local $rows i32) (local $d i32) (local $s i32)
+    (local.set $zv (i8x16.splat (local.get $z)))
+    (local.set $i (i32.const 0))
+    (block $done_f (loop $loop_f
+      (br_if $done_f (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $size)))
+      (v128.store (i32.add (local.get $dst) (local.get $i)) (local.get $zv))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $loop_f)))
+    (block $done_t (loop $loop_t
+      (br_if $done_t (i32.ge_u (local.get $i) (local.get $size)))
+      (i32.store8 (i32.add (local.get $dst) (local.get $i)) (local.get $z))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $loop_t)))
+    (local.set $rows (i32.mul (local.get $inc) (local.get $inh)))
+    (local.set $s (local.get $src))
+    (local.set $row (i32.const 0))
+    (block $done_r (loop $loop_r
+      (br_if $done_r (i32.ge_u (local.get $row) (local.get $rows)))
+      ;; row (ci, y) = (row / inh, row mod inh) goes to plane ci, padded row padt + y
+      (local.set $d (i32.add (local.get $dst) (i32.add (local.get $padl) (i32.mul (local.get $wp)
+        (i32.add (i32.mul (i32.div_u (local.get $row) (local.get $inh)) (local.get $hp))
+          (i32.add (i32.rem_u (local.get $row) (local.get $inh)) (local.get $padt)))))))
+      (local.set $i (i32.const 0))
+      (block $done_16 (loop $loop_16
+        (br_if $done_16 (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $inw)))
+        (v128.store (i32.add (local.get $d) (local.get $i)) (v128.load (i32.add (local.get $s) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $loop_16)))
+      (if (i32.le_u (i32.add (local.get $i) (i32.const 8)) (local.get $inw)) (then
+        (i64.store (i32.add (local.get $d) (local.get $i)) (i64.load (i32.add (local.get $s) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))))
+      (block $done_1 (loop $loop_1
+        (br_if $done_1 (i32.ge_u (local.get $i) (local.get $inw)))
+        (i32.store8 (i32.add (local.get $d) (local.get $i)) (i32.load8_u (i32.add (local.get $s) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loop_1)))
+      (local.set $s (i32.add (local.get $s) (local.get $inw)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $loop_r))))
 
   ;; gemm_q (dst ldc a b colsum par m kp oh ppr ow): QConv's GEMM and requantization. A holds
   ;;   the weights (code − zw) as int16 pairs, panels of 4 rows, per pair 16 bytes (row r's

@@ -56,6 +56,9 @@ func gemmI32SIMD(c []int64, ldc int, a *PackedI32, bp []int16, n int) bool {
 	return true
 }
 
+//go:wasmimport fourbit_simd pad_q
+func simdPadQ(dst, src unsafe.Pointer, inC, inH, inW, hp, wp, padT, padL, z, size int32)
+
 //go:wasmimport fourbit_simd im2col_q
 func simdIm2colQ(dst, src, koff unsafe.Pointer, kp, oh, ppr, wp, sh, sw, z, kodd int32, colsum unsafe.Pointer)
 
@@ -99,7 +102,7 @@ func (c *QConv) prepareRelaxed(w []uint8) {
 	}
 }
 
-// qconvSIMD runs QConv.Forward on the SIMD kernels: the input is copied into planes padded
+// qconvSIMD runs QConv.Forward on the SIMD kernels: pad_q copies the input into planes padded
 // with the zero point (rows wide enough for whole 8-pixel panels); then im2col_q4 and gemm_q4
 // (relaxed SIMD: quads of k in int8 dot products) where the engine and the layer allow them,
 // else im2col_q and gemm_q (SIMD128: pairs of k in int16 dot products) lay out the matrix,
@@ -120,15 +123,8 @@ func qconvSIMD(c *QConv, dst, src []uint8, s *QScratch) bool {
 		return false
 	}
 	padded := grow(&s.padded, size)
-	padded[0] = c.zero
-	for i := 1; i < len(padded); i *= 2 {
-		copy(padded[i:], padded[:i])
-	}
-	for ci := 0; ci < p.InC; ci++ {
-		for y := 0; y < p.InH; y++ {
-			copy(padded[ci*hp*wp+(y+p.PadT)*wp+p.PadL:], src[(ci*p.InH+y)*p.InW:(ci*p.InH+y+1)*p.InW])
-		}
-	}
+	simdPadQ(unsafe.Pointer(&padded[0]), unsafe.Pointer(&src[0]), int32(p.InC), int32(p.InH), int32(p.InW),
+		int32(hp), int32(wp), int32(p.PadT), int32(p.PadL), int32(c.zero), int32(size))
 	colSum := grow(&s.colSum, panels*8)
 	if c.quads != nil && RelaxedSIMD() {
 		b := grow(&s.b, panels*kq*16) // int16 storage for 32 bytes per quad and panel

@@ -28,6 +28,7 @@ export function simdImports(state) {
       available: () => (state.kernels ? 1 : 0),
       relaxed: () => (state.kernels && state.relaxed ? 1 : 0),
       gemm_i32: need('gemm_i32'),
+      pad_q: need('pad_q'),
       im2col_q: need('im2col_q'),
       gemm_q: need('gemm_q'),
       im2col_q4: need('im2col_q4'),
