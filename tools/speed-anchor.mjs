@@ -22,12 +22,11 @@ const model = join(tmp, 'resnet20.onnx');
 const r20 = join(root, 'testdata', 'cifar10-resnet', 'resnet20-12fca82f.th');
 execFileSync(join(root, 'bin', 'fourbit'), ['export', '--model', r20, '--out', model]);
 
-// ONNX Runtime Web, wasm backend, one thread, batches of 50 random images (values do not
+// ONNX Runtime Web, wasm backend, one thread, batches of 50 (and of 1) random images (values do not
 // change the float arithmetic's cost).
 const ort = await import('onnxruntime-web');
 ort.env.wasm.numThreads = 1;
-const batch = 50;
-async function ortWebRate(path) {
+async function ortWebRate(path, batch = 50) {
   const session = await ort.InferenceSession.create(readFileSync(path), { executionProviders: ['wasm'] });
   const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
@@ -43,6 +42,8 @@ async function ortWebRate(path) {
 const ortWeb = await ortWebRate(model);
 const int8 = int8Contender(root, join(root, 'bin', 'fourbit'), tmp);
 const ortWebInt8 = int8 ? await ortWebRate(int8) : null;
+const ortWebInt8Batch1 = int8 ? await ortWebRate(int8, 1) : null;
+const ortWebBatch1 = await ortWebRate(model, 1);
 const ortWebFused = await ortWebRate(fusedExport(root, join(root, 'bin', 'fourbit'), tmp));
 
 // fourbit's wasm build, one thread: with its relaxed-SIMD kernels, SIMD128 only, Go kernels.
@@ -58,12 +59,16 @@ const summary = (fb) => ({
   w4a4_simulated_images_per_sec: +fb.resnet20_w4a4_simulated_images_per_sec.toFixed(1),
   engine_images_per_sec: +fb.resnet20_w4a4_engine_images_per_sec.toFixed(1),
   engine_per_tensor_images_per_sec: +fb.resnet20_w4a4_per_tensor_engine_images_per_sec.toFixed(1),
+  engine_per_tensor_batch1_images_per_sec: +fb.resnet20_w4a4_per_tensor_engine_batch1_images_per_sec.toFixed(1),
+  ptq_job_seconds: +fb.calibrate_256_and_quantize_seconds.toFixed(2), // calibrate on 256 images + quantize
   conv_gops: { fp32: fb.conv_f32, int8: fb.conv_int8, int4: fb.conv_int4, int32_folded: fb.conv_int32_folded, qconv: fb.conv_qconv },
   gemm_64x576x1024_gops: { fp32: fb.gemm_f32_64x576x1024_gops, int4: fb.gemm_int4_64x576x1024_gops },
 });
 console.log(JSON.stringify({
   onnxruntime_web_fp32_images_per_sec: +ortWeb.toFixed(1),
   onnxruntime_web_int8_images_per_sec: ortWebInt8 && +ortWebInt8.toFixed(1),
+  onnxruntime_web_int8_batch1_images_per_sec: ortWebInt8Batch1 && +ortWebInt8Batch1.toFixed(1),
+  onnxruntime_web_fp32_batch1_images_per_sec: +ortWebBatch1.toFixed(1),
   onnxruntime_web_fourbit_fused_w4a8_images_per_sec: +ortWebFused.toFixed(1),
   fourbit_wasm_relaxed_simd: summary(bench(false, true)),
   fourbit_wasm_simd128: summary(bench(false, false)),
