@@ -483,7 +483,7 @@ async function runEngine() {
   const info = await state.fb.buildEngine();
   const rep = await state.fb.evaluateEngine(state.test, state.labels, progress('integer engine'));
   const e = rep.engine;
-  $('engine-status').textContent = `Integer engine (${info.relaxed_simd ? 'WebAssembly relaxed-SIMD and SIMD128 kernels' : info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
+  $('engine-status').textContent = `Integer engine (${info.relaxed_simd && info.layers.some((l) => l.kernel === 'qconv') ? 'WebAssembly relaxed-SIMD and SIMD128 kernels' : info.simd ? 'WebAssembly SIMD128 kernels' : 'portable Go kernels'}): ` +
     `top-1 ${e.top1.toFixed(2)}% ± ${e.top1_stderr.toFixed(2)}, the simulated network's class on ${rep.agreement_simulated.toFixed(1)}% of ${e.images} images (${rep.agreed_simulated}), ` +
     `${e.images_per_sec.toFixed(1)} images/s on ${state.fb.size > 1 ? `${state.fb.size} workers` : 'one thread'}; weights ${info.packed_bytes.toLocaleString()} bytes packed ` +
     `vs ${info.float_bytes.toLocaleString()} fp32. ` + kernelSummary(info.kernels) + fallbackNote(info.layers);
