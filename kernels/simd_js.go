@@ -126,24 +126,21 @@ func qconvSIMD(c *QConv, dst, src []uint8, s *QScratch) bool {
 	simdPadQ(unsafe.Pointer(&padded[0]), unsafe.Pointer(&src[0]), int32(p.InC), int32(p.InH), int32(p.InW),
 		int32(hp), int32(wp), int32(p.PadT), int32(p.PadL), int32(c.zero), int32(size))
 	colSum := grow(&s.colSum, panels*8)
+	var b []int16 // the im2col matrix (as int16 storage: 32 bytes per pair or quad and panel)
 	if c.quads != nil && RelaxedSIMD() {
-		b := grow(&s.b, panels*kq*16) // int16 storage for 32 bytes per quad and panel
+		b = grow(&s.b, panels*kq*16)
 		simdIm2colQ4(unsafe.Pointer(&b[0]), unsafe.Pointer(&padded[0]), unsafe.Pointer(&c.koff4[0]),
 			int32(kq), int32(oh), int32(ppr), int32(wp), int32(p.StrideH), int32(p.StrideW), int32(c.zero), int32(c.K), unsafe.Pointer(&colSum[0]))
 		simdGemmQ4(unsafe.Pointer(&dst[0]), int32(oh*ow), unsafe.Pointer(&c.quads[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&colSum[0]),
 			unsafe.Pointer(&c.rq[0]), unsafe.Pointer(&c.zr[0]), int32(c.M), int32(kq), int32(oh), int32(ppr), int32(ow))
-		runtime.KeepAlive(padded)
-		runtime.KeepAlive(b)
-		runtime.KeepAlive(colSum)
-		runtime.KeepAlive(c)
-		runtime.KeepAlive(dst)
-		return true
+	} else {
+		b = grow(&s.b, panels*kp*16)
+		simdIm2colQ(unsafe.Pointer(&b[0]), unsafe.Pointer(&padded[0]), unsafe.Pointer(&c.koff[0]),
+			int32(kp), int32(oh), int32(ppr), int32(wp), int32(p.StrideH), int32(p.StrideW), int32(c.zero), int32(c.K%2), unsafe.Pointer(&colSum[0]))
+		simdGemmQ(unsafe.Pointer(&dst[0]), int32(oh*ow), unsafe.Pointer(&c.pairs[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&colSum[0]),
+			unsafe.Pointer(&c.rq[0]), int32(c.M), int32(kp), int32(oh), int32(ppr), int32(ow))
 	}
-	b := grow(&s.b, panels*kp*16)
-	simdIm2colQ(unsafe.Pointer(&b[0]), unsafe.Pointer(&padded[0]), unsafe.Pointer(&c.koff[0]),
-		int32(kp), int32(oh), int32(ppr), int32(wp), int32(p.StrideH), int32(p.StrideW), int32(c.zero), int32(c.K%2), unsafe.Pointer(&colSum[0]))
-	simdGemmQ(unsafe.Pointer(&dst[0]), int32(oh*ow), unsafe.Pointer(&c.pairs[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&colSum[0]),
-		unsafe.Pointer(&c.rq[0]), int32(c.M), int32(kp), int32(oh), int32(ppr), int32(ow))
+	runtime.KeepAlive(src)
 	runtime.KeepAlive(padded)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(colSum)

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 	"time"
 
+	"fourbit/kernels"
 	"fourbit/nn"
 )
 
@@ -50,27 +49,16 @@ type EvalResult struct {
 func Evaluate(g *nn.Graph, src Source, limit, batch int, hook nn.Hook, progress Progress) (*EvalResult, error) {
 	per, classes := nn.Size(g.Input().Shape), nn.Size(g.Output().Shape)
 	forward := func(x []float32, b int) ([]float32, error) {
-		workers := min(runtime.GOMAXPROCS(0), b)
-		if workers <= 1 {
-			return g.Forward(x, b, hook)
-		}
 		out := make([]float32, b*classes)
-		errs := make([]error, workers)
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			lo, hi := w*b/workers, (w+1)*b/workers
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				y, err := g.Forward(x[lo*per:hi*per], hi-lo, hook)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				copy(out[lo*classes:hi*classes], y)
-			}()
-		}
-		wg.Wait()
+		errs := make([]error, b) // by each part's first image: joined in image order
+		kernels.Parallel(b, func(lo, hi int) {
+			y, err := g.Forward(x[lo*per:hi*per], hi-lo, hook)
+			if err != nil {
+				errs[lo] = err
+				return
+			}
+			copy(out[lo*classes:hi*classes], y)
+		})
 		return out, errors.Join(errs...)
 	}
 	return EvaluateFunc(forward, per, classes, src, limit, batch, progress)
