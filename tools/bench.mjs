@@ -3,6 +3,7 @@
 // fourbit's module (its worker, one thread): FP32 forward, and the W4A4 integer engine with
 // per-channel and per-tensor activations, on the committed CIFAR-10 images.
 import { FourBit, FourBitPool } from '../www/fourbit.js';
+import { sessionRate } from './ort-rate.mjs';
 
 const params = new URLSearchParams(location.search);
 const seconds = Number(params.get('seconds') || 3);
@@ -62,19 +63,8 @@ async function main() {
 
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', location.href).href;
-  const rate = async (model, batch = 50) => {
-    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
-    const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
-    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
-    for (let i = 0; i < 3; i++) await session.run(feeds);
-    let n = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < seconds * 1000) {
-      await session.run(feeds);
-      n += batch;
-    }
-    return n / ((performance.now() - t0) / 1000);
-  };
+  const rate = async (model, batch = 50) =>
+    sessionRate(ort, await ort.InferenceSession.create(model, { executionProviders: ['wasm'] }), batch, seconds);
   out.onnxruntime_web_fp32_images_per_sec = await rate(onnx);
   out.onnxruntime_web_fourbit_fused_w4a8_images_per_sec = await rate(fused);
   // The plain int8 contender, when browser-bench.mjs could write it (see int8-contender.mjs).

@@ -17,6 +17,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { int8Contender, fusedExport } from './int8-contender.mjs';
 import { createRequire } from 'node:module';
+import { sessionRate } from './ort-rate.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.argv[2] || 3);
@@ -28,18 +29,7 @@ execFileSync(cli, ['export', '--model', r20, '--out', model]);
 
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 const session = await ort.InferenceSession.create(readFileSync(model), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
-async function ortRate(session, batch) {
-  const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
-  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
-  for (let i = 0; i < 5; i++) await session.run(feeds);
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000) {
-    await session.run(feeds);
-    n += batch;
-  }
-  return +(n / ((performance.now() - t0) / 1000)).toFixed(1);
-}
+const ortRate = async (session, batch) => +(await sessionRate(ort, session, batch, seconds, 5)).toFixed(1);
 const ortFP32 = { batch1: await ortRate(session, 1), batch50: await ortRate(session, 50) };
 
 // The int8 contender (see the top).

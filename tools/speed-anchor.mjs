@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { int8Contender, fusedExport } from './int8-contender.mjs';
+import { sessionRate } from './ort-rate.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.argv[2] || 3);
@@ -27,17 +28,7 @@ execFileSync(join(root, 'bin', 'fourbit'), ['export', '--model', r20, '--out', m
 const ort = await import('onnxruntime-web');
 ort.env.wasm.numThreads = 1;
 async function ortWebRate(path, batch = 50) {
-  const session = await ort.InferenceSession.create(readFileSync(path), { executionProviders: ['wasm'] });
-  const x = new Float32Array(batch * 3 * 32 * 32).map(() => Math.random() * 2 - 1);
-  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 3, 32, 32]) };
-  for (let i = 0; i < 3; i++) await session.run(feeds); // past V8's baseline tier
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000) {
-    await session.run(feeds);
-    n += batch;
-  }
-  return n / ((performance.now() - t0) / 1000);
+  return sessionRate(ort, await ort.InferenceSession.create(readFileSync(path), { executionProviders: ['wasm'] }), batch, seconds);
 }
 const ortWeb = await ortWebRate(model);
 const int8 = int8Contender(root, join(root, 'bin', 'fourbit'), tmp);
